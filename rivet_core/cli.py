@@ -1,0 +1,346 @@
+"""The `rivet` command (design §7). Exit codes: 0 ok · 1 failed · 2 usage/config error · 3 degraded.
+
+Dagster is never imported here: the CLI starts in the time of polars + pyarrow + a driver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rivet_core import __version__
+from rivet_core.errors import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, RivetError
+
+log = logging.getLogger("rivet")
+
+
+class _Ctx:
+    json_errors = False
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s rivet %(levelname)s %(message)s", "%H:%M:%S"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+
+
+def _fail(message: str, code: int) -> None:
+    if _Ctx.json_errors:
+        click.echo(json.dumps({"error": message, "exit_code": code}), err=True)
+    else:
+        click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn every rivet error into one line and its exit code; never a traceback for a user mistake."""
+    try:
+        yield
+    except RivetError as exc:
+        _fail(str(exc), exc.exit_code)
+
+
+def _load(config: str, params: tuple[str, ...] = ()) -> Any:
+    from rivet_core.config import load_config
+
+    env = dict(os.environ)
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
+        env[key] = value
+    return load_config(config, env)
+
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config",
+    default="rivet.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Path to rivet.yaml.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rivet")
+@click.option("--json-errors", is_flag=True, help="Print errors as one JSON object on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def cli(json_errors: bool, verbose: bool) -> None:
+    """Export PostgreSQL / MySQL tables to Parquet or CSV on local disk, S3 or GCS."""
+    _Ctx.json_errors = json_errors
+    _setup_logging(verbose)
+
+
+def _progress() -> tuple[Callable[[str, int, int], None] | None, Callable[[], None]]:
+    """A rich progress line (rows, rows/s) on a TTY; on other outputs the plain log lines suffice."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f} rows"),
+        TextColumn("{task.fields[rate]:,.0f} rows/s"),
+        TimeElapsedColumn(),
+        transient=True,
+    )
+    bar.start()
+    tasks: dict[str, Any] = {}
+
+    def update(export: str, rows: int, _bytes: int) -> None:
+        if export not in tasks:
+            tasks[export] = bar.add_task(export, total=None, rate=0)
+        task = bar.tasks[tasks[export]]
+        elapsed = task.elapsed or 0
+        bar.update(tasks[export], completed=rows, rate=rows / elapsed if elapsed else 0)
+
+    return update, bar.stop
+
+
+@cli.command()
+@config_option
+@click.option("-e", "--export", "exports", multiple=True, help="Export name (repeatable); default: all.")
+@click.option("--validate", is_flag=True, help="Re-read what was committed (size, fingerprint, rows).")
+@click.option("--reconcile", is_flag=True, help="Compare a source COUNT(*) in the same snapshot with rows written.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Value for ${KEY} in the config.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON run summary on stdout.")
+def run(
+    config: str, exports: tuple[str, ...], validate: bool, reconcile: bool, params: tuple[str, ...], as_json: bool
+) -> None:
+    """Run exports."""
+    from rivet_core.engine import RunOptions, run_export
+
+    with _user_errors():
+        cfg = _load(config, params)
+        names = list(exports) or [e.name for e in cfg.exports]
+        for name in names:
+            cfg.export(name)
+        update, stop = _progress()
+        results = []
+        try:
+            for name in names:
+                log.info("%s: starting (%s)", name, cfg.export(name).mode)
+                result = run_export(cfg, name, RunOptions(validate=validate, reconcile=reconcile, progress=update))
+                results.append(result)
+                level = logging.ERROR if result.status == "failed" else logging.INFO
+                log.log(
+                    level,
+                    "%s: %s, %d rows, %d file(s), %.2fs, peak RSS %.0f MiB",
+                    name,
+                    result.status,
+                    result.rows,
+                    len(result.files),
+                    result.duration_s,
+                    result.peak_rss_mb,
+                )
+        finally:
+            stop()
+    if as_json:
+        click.echo(json.dumps({"exports": [r.summary() for r in results]}, indent=2, default=str))
+    statuses = {r.status for r in results}
+    sys.exit(EXIT_FAILED if "failed" in statuses else EXIT_DEGRADED if "degraded" in statuses else EXIT_OK)
+
+
+@cli.command()
+@config_option
+@click.option("-e", "--export", "export", default=None, help="Only this export.")
+@click.option("--last", default=20, show_default=True, type=click.IntRange(min=1), help="How many runs.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def metrics(config: str, export: str | None, last: int, fmt: str) -> None:
+    """Run history from the state store."""
+    from rivet_core.state import StateStore
+
+    with _user_errors():
+        cfg = _load(config)
+        if export:
+            cfg.export(export)
+        runs = StateStore.open(cfg.base_dir).runs(export, last)
+    if fmt == "json":
+        click.echo(json.dumps(runs, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "run_id",
+        "export",
+        "started",
+        "duration_s",
+        "rows",
+        "bytes",
+        "files",
+        "peak_rss_mb",
+        "status",
+        "retries",
+        "validated",
+        "reconciled",
+    )
+    for r in runs:
+        table.add_row(
+            *(
+                str(r[k]) if r[k] is not None else ""
+                for k in (
+                    "run_id",
+                    "export",
+                    "started_at",
+                    "duration_s",
+                    "rows",
+                    "bytes",
+                    "files",
+                    "peak_rss_mb",
+                    "status",
+                    "retries",
+                    "validated",
+                    "reconciled",
+                )
+            )
+        )
+    Console(width=200).print(table)
+
+
+@cli.group()
+def state() -> None:
+    """Inspect or reset the state store."""
+
+
+def _destination_of(cfg: Any, name: str) -> Any:
+    import datetime as dt
+
+    from rivet_core.destinations import open_destination
+
+    export = cfg.export(name)
+    table = export.source_table[1] if export.table else export.name
+    return open_destination(export.destination, name, table, "state", dt.datetime.now(dt.UTC), cfg.base_dir).destination
+
+
+@state.command("show")
+@config_option
+@click.option("-e", "--export", "export", default=None)
+def state_show(config: str, export: str | None) -> None:
+    """Cursor (recovered from the destination when it is ahead of the store) per export."""
+    from rivet_core import commit
+    from rivet_core.state import StateStore
+
+    with _user_errors():
+        cfg = _load(config)
+        store = StateStore.open(cfg.base_dir)
+        out = []
+        for e in [cfg.export(export)] if export else cfg.exports:
+            dest = _destination_of(cfg, e.name)
+            committed = commit.manifests(dest, e.name)
+            watermark = commit.latest_reset(dest, e.name)
+            cursors = [
+                m["cursor"] for m in committed if m.get("cursor") and (not watermark or m["unit_id"] > watermark)
+            ]
+            cached = store.cursor(e.name)
+            out.append(
+                {
+                    "export": e.name,
+                    "mode": e.mode,
+                    "cursor": cursors[-1] if cursors else None,
+                    "cached_cursor": {"column": cached[0], "value": cached[1]} if cached else None,
+                    "committed_units": len(committed),
+                }
+            )
+    click.echo(json.dumps(out, indent=2, default=str))
+
+
+@state.command("reset")
+@config_option
+@click.option("-e", "--export", "export", required=True, help="Export to reset.")
+def state_reset(config: str, export: str) -> None:
+    """Forget an export's cursor: the next run starts from the beginning (files already written stay)."""
+    from rivet_core import commit
+    from rivet_core.state import StateStore
+
+    with _user_errors():
+        cfg = _load(config)
+        cfg.export(export)
+        dest = _destination_of(cfg, export)
+        committed = commit.manifests(dest, export)
+        if committed:
+            commit.write_reset(dest, export, committed[-1]["unit_id"])
+        StateStore.open(cfg.base_dir).reset(export)
+    click.echo(f"state of {export} reset")
+
+
+@state.command("files")
+@config_option
+@click.option("-e", "--export", "export", required=True)
+def state_files(config: str, export: str) -> None:
+    """Files recorded for an export."""
+    from rivet_core.state import StateStore
+
+    with _user_errors():
+        cfg = _load(config)
+        cfg.export(export)
+        files = StateStore.open(cfg.base_dir).files(export)
+    click.echo(json.dumps(files, indent=2, default=str))
+
+
+@cli.group()
+def schema() -> None:
+    """Print schemas."""
+
+
+@schema.command("config")
+def schema_config() -> None:
+    """JSON Schema of rivet.yaml."""
+    from rivet_core.config import config_json_schema
+
+    click.echo(json.dumps(config_json_schema(), indent=2))
+
+
+@cli.command()
+@click.option("--type", "source_type", type=click.Choice(["postgres", "mysql"]), default="postgres", show_default=True)
+@click.option("--url-env", required=True, help="Env var holding the source URL (the URL itself is never written).")
+@click.option("--table", "tables", required=True, multiple=True, help="Table (t or schema.t), repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option("--path", default="./out/{export}", show_default=True, help="Local destination path.")
+@click.option("-o", "--output", default="rivet.yaml", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def init(
+    source_type: str, url_env: str, tables: tuple[str, ...], fmt: str, path: str, output: str, force: bool
+) -> None:
+    """Scaffold a rivet.yaml from live tables (incremental where a timestamp/updated column exists)."""
+    from rivet_core.scaffold import scaffold
+
+    with _user_errors():
+        if Path(output).exists() and not force:
+            raise ConfigError(f"--output: {output} exists; pass --force to overwrite it")
+        text = scaffold(source_type, url_env, list(tables), fmt, path)
+        Path(output).write_text(text)
+    click.echo(f"wrote {output}")
+
+
+def main() -> None:
+    """Console entry point: rivet errors → their exit code; a bug → one line (RIVET_DEBUG=1 for traceback)."""
+    try:
+        cli.main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if os.environ.get("RIVET_DEBUG"):
+            raise
+        from rivet_core.redact import redact
+
+        _fail(f"internal error: {redact(str(exc))} (set RIVET_DEBUG=1 for a traceback)", EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["EXIT_USAGE", "main"]

@@ -1,0 +1,117 @@
+"""Commit protocol (design §5): temp parts → intent → promote → manifest (the commit record) → `_SUCCESS`.
+
+Layout under a destination root, per export:
+  <data files at their final keys>
+  _rivet/<export>/_tmp/<unit>/…            parts while being written (removed by the next run after a crash)
+  _rivet/<export>/units/<unit>/intent.json  the final keys about to be promoted (present only mid-commit)
+  _rivet/<export>/units/<unit>/manifest.json  the commit record
+  _rivet/<export>/units/<unit>/_SUCCESS     sha256 of the manifest bytes
+A crash before the manifest leaves an intent: the next run deletes the files it lists, so a unit is all or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from rivet_core.destinations.base import Destination
+from rivet_core.writers import WrittenPart
+
+log = logging.getLogger("rivet")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One committed unit of an export: a run's slice (full, cursor range, chunk or window)."""
+
+    export: str
+    unit_id: str
+
+    @property
+    def temp_prefix(self) -> str:
+        return f"_rivet/{self.export}/_tmp/{self.unit_id}"
+
+    @property
+    def prefix(self) -> str:
+        return f"_rivet/{self.export}/units/{self.unit_id}"
+
+    def temp_key(self, final_key: str) -> str:
+        return f"{self.temp_prefix}/{final_key}"
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
+
+
+def commit(dest: Destination, unit: Unit, parts: list[WrittenPart], manifest: dict[str, Any]) -> dict[str, Any]:
+    """Publish `parts` and write the manifest last; returns the manifest as written."""
+    dest.write_bytes(f"{unit.prefix}/intent.json", _dumps({"keys": [p.final_key for p in parts]}))
+    for part in parts:
+        dest.promote(part.temp_key, part.final_key)
+    manifest = {
+        **manifest,
+        "status": "committed",
+        "unit_id": unit.unit_id,
+        "row_count": sum(p.rows for p in parts),
+        "bytes": sum(p.bytes for p in parts),
+        "parts": [{"key": p.final_key, "rows": p.rows, "bytes": p.bytes, "fingerprint": p.fingerprint} for p in parts],
+    }
+    body = _dumps(manifest)
+    dest.write_bytes(f"{unit.prefix}/manifest.json", body)
+    dest.write_bytes(f"{unit.prefix}/_SUCCESS", ("sha256:" + hashlib.sha256(body).hexdigest() + "\n").encode())
+    dest.delete(f"{unit.prefix}/intent.json")
+    return manifest
+
+
+def discard(dest: Destination, unit: Unit, parts: list[WrittenPart]) -> None:
+    """Remove the temp objects of a unit that will not be committed."""
+    for key in dest.list(unit.temp_prefix):
+        dest.delete(key)
+    for part in parts:
+        dest.delete(part.temp_key)
+
+
+def recover(dest: Destination, export: str) -> int:
+    """Undo what a crashed run left: half-promoted units (intent, no manifest) and temp parts. Returns count."""
+    removed = 0
+    units = f"_rivet/{export}/units/"
+    for key in dest.list(units):
+        if not key.endswith("/intent.json"):
+            continue
+        prefix = key[: -len("/intent.json")]
+        if dest.size(f"{prefix}/manifest.json") is None:
+            for final_key in json.loads(dest.read_bytes(key))["keys"]:
+                dest.delete(final_key)
+                removed += 1
+        dest.delete(key)
+    for key in dest.list(f"_rivet/{export}/_tmp/"):
+        dest.delete(key)
+        removed += 1
+    if removed:
+        log.info("removed %d leftover object(s) of an interrupted run of %s", removed, export)
+    return removed
+
+
+def manifests(dest: Destination, export: str) -> list[dict[str, Any]]:
+    """Every committed manifest of an export, oldest first (unit ids sort by time)."""
+    out = []
+    for key in dest.list(f"_rivet/{export}/units/"):
+        if key.endswith("/manifest.json"):
+            out.append(json.loads(dest.read_bytes(key)))
+    return sorted(out, key=lambda m: m["unit_id"])
+
+
+def latest_reset(dest: Destination, export: str) -> str | None:
+    """The unit-id watermark written by `rivet state reset` (manifests at or before it are ignored)."""
+    key = f"_rivet/{export}/reset.json"
+    if dest.size(key) is None:
+        return None
+    return str(json.loads(dest.read_bytes(key))["after_unit"])
+
+
+def write_reset(dest: Destination, export: str, after_unit: str) -> None:
+    """Forget the export's history at the destination (cursor recovery starts after `after_unit`)."""
+    dest.write_bytes(f"_rivet/{export}/reset.json", _dumps({"after_unit": after_unit}))

@@ -1,0 +1,436 @@
+"""One export, the batch path top to bottom: plan → snapshot → stream → write → gates → commit → state.
+
+`run_export` is what `rivet run` and the Dagster assets call. Per unit (a slice) it reads batches from the
+source in a prefetch thread while this thread encodes and writes them, so fetch and encode overlap on two cores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import psutil
+import pyarrow as pa
+
+from rivet_core import __version__, commit
+from rivet_core.config import Config, ExportConfig, Tuning, parse_type_override
+from rivet_core.destinations import Placement, open_destination
+from rivet_core.errors import ConfigError, RivetError, StateError
+from rivet_core.gates import validate_unit
+from rivet_core.redact import redact
+from rivet_core.slices import Slice, cursor_slice, decode_value, encode_value, full_slice
+from rivet_core.sources import open_source
+from rivet_core.sources.base import Query, Snapshot
+from rivet_core.sources.types import ColumnPlan, target_schema
+from rivet_core.state import StateStore
+from rivet_core.writers import DEFAULT_ROW_GROUP_MB, FormatOptions, RollingWriter, WrittenPart
+
+log = logging.getLogger("rivet")
+
+Progress = Callable[[str, int, int], None]  # (export, rows so far, bytes so far)
+
+
+@dataclass
+class RunOptions:
+    """What `rivet run` flags ask for."""
+
+    validate: bool = False
+    reconcile: bool = False
+    progress: Progress | None = None
+
+
+@dataclass
+class ExportResult:
+    """The outcome of one export run: what the CLI prints, the state records and Dagster shows."""
+
+    export: str
+    run_id: str
+    started_at: str
+    status: str = "success"  # success | failed | degraded | skipped
+    rows: int = 0
+    bytes: int = 0
+    files: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    cursor: dict[str, Any] | None = None
+    slices: list[dict[str, Any]] = field(default_factory=list)
+    schema: list[dict[str, str]] = field(default_factory=list)
+    validated: str | None = None
+    reconciled: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    destination: str = ""
+    query: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class _Meter:
+    """Peak RSS of this process, sampled per batch."""
+
+    def __init__(self) -> None:
+        self._proc = psutil.Process()
+        self.peak = self._proc.memory_info().rss
+
+    def sample(self) -> int:
+        rss = self._proc.memory_info().rss
+        self.peak = max(self.peak, rss)
+        return rss
+
+
+def format_options(export: ExportConfig) -> FormatOptions:
+    """Writer options from an export's config (CSV is compressed only when `compression` is set explicitly)."""
+    level = export.compression_level
+    if level is None and export.compression_profile in ("fast", "balanced", "compact"):
+        level = {"fast": 1, "balanced": 3, "compact": 9}[export.compression_profile]
+    compression = export.compression if export.compression_profile != "none" else "none"
+    if export.format == "csv" and "compression" not in export.model_fields_set:
+        compression = "none"
+    parquet = export.parquet
+    rows = parquet.row_group_rows if parquet and parquet.row_group_strategy == "fixed_rows" else None
+    mb = (parquet.target_row_group_mb if parquet else None) or DEFAULT_ROW_GROUP_MB
+    if parquet and parquet.max_row_group_mb:
+        mb = min(mb, parquet.max_row_group_mb)
+    group_bytes = mb << 20
+    limit = export.max_file_size_bytes
+    if limit:
+        group_bytes = min(group_bytes, max(1 << 20, limit // 2))
+    return FormatOptions(
+        export.format,
+        compression,
+        level,
+        rows or (122_880 if parquet and parquet.row_group_strategy == "fixed_rows" else None),
+        group_bytes,
+        limit,
+    )
+
+
+def base_query(config: Config, export: ExportConfig) -> Query:
+    """The export's base query: its table, or its SQL (inline or from `query_file`)."""
+    if export.table:
+        return Query(table=export.source_table)
+    return Query(sql=export.resolved_query(config.base_dir))
+
+
+def prefetch(batches: Iterator[pa.RecordBatch], depth: int, memory_mb: int, meter: _Meter) -> Iterator[pa.RecordBatch]:
+    """Run `batches` in a thread, `depth` ahead of the consumer; pause fetching while RSS > memory_mb."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while memory_mb and meter.sample() > memory_mb << 20 and not q.empty() and not stop.is_set():
+                    time.sleep(0.05)
+                while not stop.is_set():
+                    try:
+                        q.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+        finally:
+            close = getattr(batches, "close", None)
+            if close:
+                close()
+
+    thread = threading.Thread(target=produce, name="rivet-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class ExportJob:
+    """One run of one export: holds the resolved config, destination, state and result while it runs."""
+
+    def __init__(self, config: Config, export: ExportConfig, options: RunOptions, state: StateStore | None = None):
+        self.config = config
+        self.export = export
+        self.options = options
+        self.tuning: Tuning = config.tuning_for(export)
+        self.state = state or StateStore.open(config.base_dir)
+        self.now = dt.datetime.now(dt.UTC)
+        self.run_id = uuid.uuid4().hex[:12]
+        self.result = ExportResult(export.name, self.run_id, self.now.isoformat())
+        self.meter = _Meter()
+        self.query = base_query(config, export)
+        table = export.source_table[1] if export.table else export.name
+        self.placement: Placement = open_destination(
+            export.destination, export.name, table, self.run_id, self.now, config.base_dir
+        )
+        self.result.destination = self.placement.destination.uri(self.placement.data_prefix)
+        self.result.query = redact(self.query.sql) if self.query.sql else str(export.table)
+        self.overrides = {k: parse_type_override(v) for k, v in (export.columns or {}).items()}
+
+    @property
+    def dest(self) -> Any:
+        return self.placement.destination
+
+    # -- planning -------------------------------------------------------------------------------------------
+    def cursor_label(self) -> str:
+        e = self.export
+        assert e.cursor_column
+        return (
+            f"coalesce({e.cursor_column},{e.cursor_fallback_column})"
+            if e.cursor_fallback_column and e.incremental_cursor_mode == "coalesce"
+            else e.cursor_column
+        )
+
+    def stored_cursor(self) -> Any:
+        """The cursor to continue from: the latest committed manifest wins over the cached state (§10)."""
+        name, label = self.export.name, self.cursor_label()
+        watermark = commit.latest_reset(self.dest, name)
+        recorded = [
+            m
+            for m in commit.manifests(self.dest, name)
+            if m.get("cursor") and (watermark is None or m["unit_id"] > watermark)
+        ]
+        cached = self.state.cursor(name)
+        for column in ([recorded[-1]["cursor"]["column"]] if recorded else []) + ([cached[0]] if cached else []):
+            if column != label:
+                raise StateError(
+                    f"exports[{name}].cursor_column: the stored cursor belongs to {column!r}, the config says "
+                    f"{label!r}; run `rivet state reset -c <config> -e {name}` to start over with the new column"
+                )
+        if not recorded:
+            if cached and cached[1] is not None:
+                log.info("%s: state has a cursor but the destination has no committed data; exporting from start", name)
+            return None
+        value = recorded[-1]["cursor"]["value"]
+        if not cached or cached[1] != value:
+            log.info("%s: cursor recovered from the destination manifest %s", name, recorded[-1]["unit_id"])
+        return decode_value(value)
+
+    def slices(self) -> list[Slice]:
+        e = self.export
+        if e.mode == "incremental":
+            fallback = e.cursor_fallback_column if e.incremental_cursor_mode == "coalesce" else None
+            assert e.cursor_column
+            return [cursor_slice(e.cursor_column, self.stored_cursor(), fallback)]
+        if e.mode == "full":
+            return [full_slice()]
+        raise ConfigError(f"exports[{e.name}].mode: {e.mode!r} is not available yet in this build")
+
+    # -- the run --------------------------------------------------------------------------------------------
+    def run(self) -> ExportResult:
+        started = time.monotonic()
+        try:
+            commit.recover(self.dest, self.export.name)
+            source = open_source(self.config.source, self.config.source.resolve_url(self.config.base_dir), self.tuning)
+            with source.snapshot() as snap:
+                plans = snap.plan(self.query, self.overrides, f"exports[{self.export.name}]")
+                self.result.schema = [
+                    {"name": p.name, "type": str(p.arrow_type), "source": p.source_type} for p in self.meta_plans(plans)
+                ]
+                for slc in self.slices():
+                    self.run_unit(snap, slc, plans)
+        except RivetError as exc:
+            self.fail(exc)
+            if isinstance(exc, ConfigError):
+                raise
+        except Exception as exc:  # driver or I/O failure: one clear, redacted line
+            self.fail(exc)
+        finally:
+            self.result.duration_s = round(time.monotonic() - started, 3)
+            self.result.peak_rss_mb = round(self.meter.peak / 2**20, 1)
+            self.state.record_run({**self.result.summary(), "files": len(self.result.files)})
+        return self.result
+
+    def fail(self, exc: BaseException) -> None:
+        self.result.status = "failed"
+        text = str(exc) or type(exc).__name__
+        self.result.error = redact(text.splitlines()[0], [])
+        log.error("%s: %s", self.export.name, self.result.error)
+
+    def meta_plans(self, plans: list[ColumnPlan]) -> list[ColumnPlan]:
+        meta = self.export.meta_columns
+        extra = []
+        if meta and meta.exported_at:
+            extra.append(ColumnPlan("_rivet_exported_at", "rivet", "", pa.timestamp("us", tz="UTC")))
+        if meta and meta.row_hash:
+            extra.append(ColumnPlan("_rivet_row_hash", "rivet", "", pa.uint64()))
+        return plans + extra
+
+    def with_meta(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Append `_rivet_exported_at` / `_rivet_row_hash` when configured."""
+        meta = self.export.meta_columns
+        if not meta or not (meta.exported_at or meta.row_hash):
+            return batch
+        arrays, names = list(batch.columns), list(batch.schema.names)
+        if meta.exported_at:
+            arrays.append(pa.array([self.now] * batch.num_rows, pa.timestamp("us", tz="UTC")))
+            names.append("_rivet_exported_at")
+        if meta.row_hash:
+            arrays.append(pl.from_arrow(batch).hash_rows(seed=0).to_arrow())  # type: ignore[union-attr]
+            names.append("_rivet_row_hash")
+        return pa.RecordBatch.from_arrays(arrays, names=names)
+
+    def run_unit(self, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> None:
+        """Stream one slice into parts, decide gates, commit, then advance state."""
+        export, dest = self.export, self.dest
+        unit = commit.Unit(
+            export.name,
+            f"{self.now:%Y%m%d_%H%M%S}_{self.run_id}" + ("" if slc.key in ("full", "incremental") else f"_{slc.key}"),
+        )
+        schema = target_schema(self.meta_plans(plans))
+        writer = RollingWriter(
+            schema,
+            format_options(export),
+            self.stem(),
+            lambda key: (unit.temp_key(key), dest.open_write(unit.temp_key(key))),
+        )
+        last_key: Any = None
+        batches = snap.stream(self.query, slc, plans, self.tuning.batch_size)
+        try:
+            for batch in prefetch(batches, 2, self.tuning.memory_threshold_mb, self.meter):
+                if batch.num_rows == 0:
+                    continue
+                if slc.ordered:
+                    last_key = self.key_of_last_row(batch, slc)
+                writer.write(self.with_meta(batch))
+                self.meter.sample()
+                if self.options.progress:
+                    self.options.progress(export.name, self.result.rows + writer.rows, self.result.bytes)
+            write_empty = not export.skip_empty and export.mode != "incremental"
+            parts = writer.finish(write_empty)
+            reconciled = self.reconcile(snap, slc, writer.rows)
+        except BaseException:
+            writer.abort()
+            commit.discard(dest, unit, writer.parts)
+            raise
+        self.result.slices.append(slc.describe())
+        if not parts:
+            log.info("%s: no rows in %s; nothing written", export.name, slc.key)
+            return
+        manifest = commit.commit(dest, unit, parts, self.manifest(slc, last_key, schema))
+        self.after_commit(unit, parts, manifest, slc, last_key, reconciled)
+
+    def key_of_last_row(self, batch: pa.RecordBatch, slc: Slice) -> Any:
+        value = batch.column(slc.column).take([batch.num_rows - 1])[0].as_py()  # type: ignore[arg-type]
+        if slc.fallback and value is None:
+            value = batch.column(slc.fallback).take([batch.num_rows - 1])[0].as_py()
+        return value
+
+    def reconcile(self, snap: Snapshot, slc: Slice, written: int) -> str | None:
+        """Source COUNT(*) of the slice in the export's own snapshot vs rows written (error gate)."""
+        if not self.options.reconcile:
+            return None
+        expected = snap.count(self.query, slc)
+        if expected != written:
+            from rivet_core.errors import GateFailed
+
+            raise GateFailed(
+                "reconcile",
+                f"reconcile failed for {slc.key}: source has {expected} rows, {written} were written",
+                {"expected": expected, "actual": written},
+            )
+        return "match"
+
+    def stem(self) -> str:
+        """`<prefix>/<export>_<YYYYMMDD_HHMMSS>`, bumped with `_2`, `_3` if a file of that name exists."""
+        prefix = self.placement.data_prefix
+        base = f"{prefix}/" if prefix else ""
+        stem = f"{base}{self.export.name}_{self.now:%Y%m%d_%H%M%S}"
+        ext = format_options(self.export).extension
+        candidate, n = stem, 1
+        while self.dest.size(f"{candidate}.{ext}") is not None:
+            n += 1
+            candidate = f"{stem}_{n}"
+        return candidate
+
+    def manifest(self, slc: Slice, last_key: Any, schema: pa.Schema) -> dict[str, Any]:
+        e = self.export
+        import hashlib
+
+        schema_text = ",".join(f"{f.name}:{f.type}" for f in schema)
+        body: dict[str, Any] = {
+            "rivet_version": __version__,
+            "run_id": self.run_id,
+            "export": e.name,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(),
+            "source": {"engine": self.config.source.type, "table": e.table, "query": self.result.query},
+            "destination": self.dest.uri(),
+            "format": e.format,
+            "compression": format_options(e).compression,
+            "schema": [{"name": f.name, "type": str(f.type)} for f in schema],
+            "schema_fingerprint": "sha256:" + hashlib.sha256(schema_text.encode()).hexdigest()[:16],
+            "slice": slc.describe(),
+        }
+        if e.mode == "incremental" and last_key is not None:
+            body["cursor"] = {"column": self.cursor_label(), "value": encode_value(last_key)}
+        return body
+
+    def after_commit(
+        self,
+        unit: commit.Unit,
+        parts: list[WrittenPart],
+        manifest: dict[str, Any],
+        slc: Slice,
+        last_key: Any,
+        reconciled: str | None,
+    ) -> None:
+        """Validate (read back), then state: file ledger, cursor — only after the data is durable."""
+        r = self.result
+        uris = [self.dest.uri(p.final_key) for p in parts]
+        r.files += uris
+        r.rows += manifest["row_count"]
+        r.bytes += manifest["bytes"]
+        r.reconciled = reconciled or r.reconciled
+        if self.options.validate:
+            problems = validate_unit(self.dest, f"{unit.prefix}/manifest.json")
+            r.validated = "failed" if problems else "passed"
+            if problems:
+                raise RivetError("validate failed: " + "; ".join(problems))
+        now = dt.datetime.now(dt.UTC).isoformat()
+        self.state.record_files(
+            self.run_id,
+            self.export.name,
+            unit.unit_id,
+            [
+                {"uri": u, "rows": p.rows, "bytes": p.bytes, "fingerprint": p.fingerprint}
+                for u, p in zip(uris, parts, strict=True)
+            ],
+            now,
+        )
+        if "cursor" in manifest:
+            self.state.save_cursor(
+                self.export.name, self.cursor_label(), manifest["cursor"]["value"], unit.unit_id, now
+            )
+            r.cursor = {"column": self.cursor_label(), "value": manifest["cursor"]["value"]["value"]}
+
+
+def run_export(config: Config, name: str, options: RunOptions | None = None) -> ExportResult:
+    """Run one export of `config` by name."""
+    return ExportJob(config, config.export(name), options or RunOptions()).run()
+
+
+def frames_to_batches(frames: Iterable[pl.DataFrame | pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Arrow batches from Polars frames (zero-copy) or batches, for IO managers."""
+    for frame in frames:
+        if isinstance(frame, pa.RecordBatch):
+            yield frame
+        else:
+            yield from frame.to_arrow().to_batches()

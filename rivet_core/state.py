@@ -1,0 +1,156 @@
+"""State store: cached cursors (with their column), file ledger, schema snapshots and run metrics.
+
+SQLite `.rivet_state.db` next to the config, or Postgres when `RIVET_STATE_URL` is a postgres URL. The
+destination's manifests stay the truth (design §10): this store is a cache and a history, never ahead of data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS rivet_cursors (
+        export TEXT PRIMARY KEY, cursor_column TEXT NOT NULL, value TEXT, unit_id TEXT, updated_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS rivet_files (
+        run_id TEXT NOT NULL, export TEXT NOT NULL, unit_id TEXT NOT NULL, uri TEXT NOT NULL, rows BIGINT NOT NULL,
+        bytes BIGINT NOT NULL, fingerprint TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS rivet_runs (
+        run_id TEXT NOT NULL, export TEXT NOT NULL, started_at TEXT NOT NULL, duration_s DOUBLE PRECISION,
+        status TEXT NOT NULL, rows BIGINT, bytes BIGINT, files INTEGER, peak_rss_mb DOUBLE PRECISION,
+        retries INTEGER, validated TEXT, reconciled TEXT, error TEXT, summary TEXT)""",
+    """CREATE TABLE IF NOT EXISTS rivet_schemas (
+        export TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, columns TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+]
+
+
+class StateStore:
+    """A thin SQL store; one short transaction per call, so a crash never leaves it half-written."""
+
+    def __init__(self, connect: Any, placeholder: str, location: str) -> None:
+        self._connect = connect
+        self._ph = placeholder
+        self.location = location
+        with self._tx() as cur:
+            for ddl in _SCHEMA:
+                cur.execute(ddl)
+
+    @classmethod
+    def open(cls, config_dir: Path, env: dict[str, str] | None = None) -> StateStore:
+        """SQLite next to the config, or Postgres when RIVET_STATE_URL says so."""
+        url = (env if env is not None else os.environ).get("RIVET_STATE_URL", "")
+        if url.startswith(("postgres://", "postgresql://")):
+            import psycopg
+
+            return cls(lambda: psycopg.connect(url), "%s", "postgres (RIVET_STATE_URL)")
+        path = config_dir / ".rivet_state.db"
+        return cls(lambda: sqlite3.connect(path, timeout=30), "?", str(path))
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        conn = self._connect()
+        try:
+            cur = conn.cursor()
+            yield cur
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self._ph)
+
+    def cursor(self, export: str) -> tuple[str, dict[str, str] | None] | None:
+        """(column, encoded value) of the cached cursor, or None."""
+        with self._tx() as cur:
+            cur.execute(self._sql("SELECT cursor_column, value FROM rivet_cursors WHERE export = ?"), (export,))
+            row = cur.fetchone()
+        return (row[0], json.loads(row[1]) if row[1] else None) if row else None
+
+    def save_cursor(self, export: str, column: str, value: dict[str, str] | None, unit_id: str, now: str) -> None:
+        with self._tx() as cur:
+            cur.execute(self._sql("DELETE FROM rivet_cursors WHERE export = ?"), (export,))
+            cur.execute(
+                self._sql("INSERT INTO rivet_cursors VALUES (?, ?, ?, ?, ?)"),
+                (export, column, json.dumps(value) if value else None, unit_id, now),
+            )
+
+    def reset(self, export: str) -> None:
+        with self._tx() as cur:
+            for table in ("rivet_cursors", "rivet_schemas"):
+                cur.execute(self._sql(f"DELETE FROM {table} WHERE export = ?"), (export,))
+
+    def record_files(self, run_id: str, export: str, unit_id: str, files: list[dict[str, Any]], now: str) -> None:
+        with self._tx() as cur:
+            for f in files:
+                cur.execute(
+                    self._sql("INSERT INTO rivet_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                    (run_id, export, unit_id, f["uri"], f["rows"], f["bytes"], f["fingerprint"], now),
+                )
+
+    def files(self, export: str) -> list[dict[str, Any]]:
+        with self._tx() as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT run_id, unit_id, uri, rows, bytes, fingerprint, created_at FROM rivet_files"
+                    " WHERE export = ? ORDER BY created_at, uri"
+                ),
+                (export,),
+            )
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def record_run(self, run: dict[str, Any]) -> None:
+        cols = [
+            "run_id",
+            "export",
+            "started_at",
+            "duration_s",
+            "status",
+            "rows",
+            "bytes",
+            "files",
+            "peak_rss_mb",
+            "retries",
+            "validated",
+            "reconciled",
+            "error",
+        ]
+        values = [run.get(c) for c in cols] + [json.dumps(run, default=str)]
+        with self._tx() as cur:
+            names, marks = ", ".join([*cols, "summary"]), ", ".join("?" * (len(cols) + 1))
+            cur.execute(self._sql(f"INSERT INTO rivet_runs ({names}) VALUES ({marks})"), values)
+
+    def runs(self, export: str | None = None, last: int = 20) -> list[dict[str, Any]]:
+        where = " WHERE export = ?" if export else ""
+        with self._tx() as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT run_id, export, started_at, duration_s, status, rows, bytes, files, peak_rss_mb, retries,"
+                    f" validated, reconciled, error FROM rivet_runs{where} ORDER BY started_at DESC LIMIT {int(last)}"
+                ),
+                (export,) if export else (),
+            )
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def schema(self, export: str) -> tuple[str, list[dict[str, str]]] | None:
+        with self._tx() as cur:
+            cur.execute(self._sql("SELECT fingerprint, columns FROM rivet_schemas WHERE export = ?"), (export,))
+            row = cur.fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def save_schema(self, export: str, fingerprint: str, columns: list[dict[str, str]], now: str) -> None:
+        with self._tx() as cur:
+            cur.execute(self._sql("DELETE FROM rivet_schemas WHERE export = ?"), (export,))
+            cur.execute(
+                self._sql("INSERT INTO rivet_schemas VALUES (?, ?, ?, ?)"),
+                (export, fingerprint, json.dumps(columns), now),
+            )

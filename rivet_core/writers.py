@@ -1,0 +1,254 @@
+"""Writers: Arrow batches → Parquet or CSV parts, rolled at `max_file_size`, each hashed as it is written.
+
+A writer never knows where its bytes go: it writes to a binary sink a destination opened (a local temp file, an
+S3 multipart upload), through `HashingSink`, which counts and fingerprints every byte on the way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# Parquet codec names per config `compression` value, and levels per `compression_profile`.
+_PARQUET_CODECS = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "lz4": "lz4", "none": "none"}
+_PROFILE_LEVELS = {"fast": 1, "balanced": 3, "compact": 9}
+DEFAULT_ROW_GROUP_ROWS = 122_880
+DEFAULT_ROW_GROUP_MB = 64
+
+
+class HashingSink:
+    """A write-only file object that forwards to `inner` while counting bytes and computing sha256."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.bytes = 0
+        self._hash = hashlib.sha256()
+        self.closed = False
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._hash.update(data)
+        self.bytes += len(data)
+        self.inner.write(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.bytes
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.inner.close()
+
+    @property
+    def fingerprint(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+
+@dataclass
+class WrittenPart:
+    """One finished part: where it was written (temp key), its final name, rows, bytes, fingerprint."""
+
+    temp_key: str
+    final_key: str
+    rows: int
+    bytes: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    """What the writer needs from an export's config, resolved."""
+
+    format: str
+    compression: str = "zstd"
+    compression_level: int | None = None
+    row_group_rows: int | None = None
+    row_group_bytes: int = DEFAULT_ROW_GROUP_MB << 20
+    max_file_size: int | None = None
+
+    @property
+    def extension(self) -> str:
+        if self.format == "parquet":
+            return "parquet"
+        return {"gzip": "csv.gz", "zstd": "csv.zst"}.get(self.compression, "csv")
+
+
+class PartWriter(Protocol):
+    def write(self, batch: pa.RecordBatch) -> None: ...
+    def close(self) -> None: ...
+
+
+class ParquetPart:
+    """One Parquet file; batches are gathered into row groups of the configured rows or bytes."""
+
+    def __init__(self, sink: HashingSink, schema: pa.Schema, options: FormatOptions) -> None:
+        self.sink = sink
+        self.options = options
+        codec = _PARQUET_CODECS[options.compression]
+        self._writer = pq.ParquetWriter(
+            sink, schema, compression=codec, compression_level=options.compression_level if codec != "none" else None
+        )
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._pending_bytes = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        self._pending_bytes += batch.nbytes
+        rows_full = self.options.row_group_rows is not None and self._pending_rows >= self.options.row_group_rows
+        if rows_full or self._pending_bytes >= self.options.row_group_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._writer.write_table(pa.Table.from_batches(self._pending), row_group_size=self._pending_rows)
+            self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
+        self.sink.close()
+
+
+class CsvPart:
+    """One CSV file (RFC 4180, header, NULL as empty, ISO-8601 timestamps with µs); gzip/zstd when asked."""
+
+    def __init__(self, sink: HashingSink, schema: pa.Schema, options: FormatOptions) -> None:
+        self.sink = sink
+        self._out: BinaryIO = sink  # type: ignore[assignment]
+        if options.compression == "gzip":
+            import gzip
+
+            self._out = gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=options.compression_level or 6)  # type: ignore[arg-type]
+        elif options.compression == "zstd":
+            import pyarrow as _pa
+
+            self._out = _pa.CompressedOutputStream(sink, "zstd")  # type: ignore[assignment]
+        self._header = True
+        self._schema = schema
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        frame = csv_frame(pl.from_arrow(batch))  # type: ignore[arg-type]
+        frame.write_csv(self._out, include_header=self._header, null_value="")
+        self._header = False
+
+    @property
+    def pending_bytes(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        if self._header:  # an empty part still gets its header line
+            csv_frame(pl.from_arrow(self._schema.empty_table())).write_csv(self._out, include_header=True)  # type: ignore[arg-type]
+        if self._out is not self.sink:
+            self._out.close()
+        self.sink.close()
+
+
+def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Columns CSV cannot hold natively, as text: timestamps ISO-8601 with µs, lists as JSON, binary as hex."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%dT%H:%M:%S%.6f" + ("%:z" if dtype.time_zone else "")
+            exprs.append(col.dt.to_string(fmt))
+        elif isinstance(dtype, pl.Time):
+            exprs.append(col.dt.to_string("%H:%M:%S%.6f"))
+        elif isinstance(dtype, pl.List | pl.Array | pl.Struct):
+            exprs.append(pl.struct(col.alias("v")).struct.json_encode().str.slice(5).str.head(-1).alias(name))
+        elif dtype == pl.Binary:
+            exprs.append(col.bin.encode("hex"))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+@dataclass
+class RollingWriter:
+    """Writes a stream of batches into parts `<stem>.<ext>`, `<stem>_part2.<ext>`, … rolled at max_file_size.
+
+    `open_sink(name)` returns (temp key, file object) for a part's final name; sizes are estimated from the
+    compression ratio seen so far, so a part exceeds `max_file_size` by at most one row group.
+    """
+
+    schema: pa.Schema
+    options: FormatOptions
+    stem: str
+    open_sink: Callable[[str], tuple[str, BinaryIO]]
+    parts: list[WrittenPart] = field(default_factory=list)
+    rows: int = 0
+    _part: ParquetPart | CsvPart | None = None
+    _part_rows: int = 0
+    _part_arrow: int = 0
+    _temp_key: str = ""
+    _final_key: str = ""
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._part is None:
+            self._open()
+        elif self._should_roll(batch):
+            self._close_part()
+            self._open()
+        assert self._part is not None
+        self._part.write(batch)
+        self._part_rows += batch.num_rows
+        self._part_arrow += batch.nbytes
+        self.rows += batch.num_rows
+
+    def _should_roll(self, batch: pa.RecordBatch) -> bool:
+        limit = self.options.max_file_size
+        if limit is None or self._part is None or self._part_rows == 0:
+            return False
+        written = self._part.sink.bytes
+        flushed_arrow = self._part_arrow - self._part.pending_bytes
+        ratio = written / flushed_arrow if written and flushed_arrow > 0 else 1.0
+        return written + (self._part.pending_bytes + batch.nbytes) * ratio > limit
+
+    def _open(self) -> None:
+        index = len(self.parts) + 1
+        suffix = "" if index == 1 else f"_part{index}"
+        self._final_key = f"{self.stem}{suffix}.{self.options.extension}"
+        self._temp_key, raw = self.open_sink(self._final_key)
+        sink = HashingSink(raw)
+        cls = ParquetPart if self.options.format == "parquet" else CsvPart
+        self._part = cls(sink, self.schema, self.options)
+        self._part_rows = 0
+        self._part_arrow = 0
+
+    def _close_part(self) -> None:
+        assert self._part is not None
+        self._part.close()
+        sink = self._part.sink
+        self.parts.append(WrittenPart(self._temp_key, self._final_key, self._part_rows, sink.bytes, sink.fingerprint))
+        self._part = None
+
+    def finish(self, write_empty: bool) -> list[WrittenPart]:
+        """Close the last part; with no rows, write one empty part only if `write_empty`."""
+        if self._part is None and write_empty and not self.parts:
+            self._open()
+        if self._part is not None:
+            self._close_part()
+        return self.parts
+
+    def abort(self) -> None:
+        """Close the open part without recording it (its temp object is removed by the caller)."""
+        if self._part is not None:
+            try:
+                self._part.sink.close()
+            finally:
+                self._part = None
