@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 from pydantic import (
@@ -137,9 +137,7 @@ def _reject_tuning_keys(data: Any) -> Any:
     if isinstance(data, Mapping):
         misplaced = [key for key in data if key in _TUNING_KEYS]
         if misplaced:
-            raise PydanticCustomError(
-                _MISPLACED_TUNING, "tuning keys go under 'tuning:' ({keys})", {"keys": misplaced}
-            )
+            raise PydanticCustomError(_MISPLACED_TUNING, "tuning keys go under 'tuning:' ({keys})", {"keys": misplaced})
     return data
 
 
@@ -191,9 +189,7 @@ class SourceConfig(_Model):
         structured = [k for k in _STRUCTURED if getattr(self, k) is not None]
         problems: list[Problem] = []
         if len(url_forms) > 1:
-            problems.append(
-                ((), f"use exactly one of url / url_env / url_file (found: {', '.join(url_forms)})")
-            )
+            problems.append(((), f"use exactly one of url / url_env / url_file (found: {', '.join(url_forms)})"))
         if url_forms and structured:
             problems.append(
                 (
@@ -212,9 +208,7 @@ class SourceConfig(_Model):
                     )
                 )
             else:
-                problems += [
-                    ((k,), "required with host:") for k in ("user", "database") if getattr(self, k) is None
-                ]
+                problems += [((k,), "required with host:") for k in ("user", "database") if getattr(self, k) is None]
         if self.password is not None and self.password_env is not None:
             problems.append(((), "use either password or password_env, not both"))
         if problems:
@@ -419,9 +413,7 @@ class QualityConfig(_Model):
     row_count_max: Annotated[RowCountRule | None, _rule_schema({"type": "integer", "minimum": 0})] = None
     null_ratio_max: Annotated[
         NullRatioRule | None,
-        _rule_schema(
-            {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}}
-        ),
+        _rule_schema({"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}}),
     ] = None
     unique_columns: Annotated[
         UniqueColumnsRule | None, _rule_schema({"type": "array", "items": {"type": "string"}})
@@ -452,7 +444,8 @@ class QualityConfig(_Model):
     @model_validator(mode="after")
     def _min_le_max(self) -> QualityConfig:
         """row_count_min cannot exceed row_count_max."""
-        if self.row_count_min and self.row_count_max and self.row_count_min.value > self.row_count_max.value:
+        low, high = self.row_count_min, self.row_count_max
+        if low is not None and high is not None and low.value > high.value:
             raise _rule_error([(("row_count_min",), "is greater than row_count_max")])
         return self
 
@@ -791,8 +784,7 @@ class ExportConfig(_Model):
             problems.append(
                 (
                     (),
-                    f"set at most one of chunk_size / chunk_count / chunk_by_days (found: "
-                    f"{', '.join(chunking)})",
+                    f"set at most one of chunk_size / chunk_count / chunk_by_days (found: {', '.join(chunking)})",
                 )
             )
         if self.compression_level is not None:
@@ -854,9 +846,7 @@ class SlackConfig(_Model):
 
     webhook_url: str | None = Field(default=None, min_length=1, repr=False)
     webhook_url_env: str | None = Field(default=None, min_length=1)
-    on: list[Literal["failure", "schema_change", "degraded", "success"]] = Field(
-        default_factory=lambda: ["failure"]
-    )
+    on: list[Literal["failure", "schema_change", "degraded", "success"]] = Field(default_factory=lambda: ["failure"])
 
     @model_validator(mode="after")
     def _one_webhook(self) -> SlackConfig:
@@ -949,9 +939,7 @@ class Config(_Model):
             "on_batch_memory_exceeded": "warn",
         }
         for layer in layers:
-            values.update(
-                {k: v for k in _TUNING_KEYS if k != "profile" and (v := getattr(layer, k)) is not None}
-            )
+            values.update({k: v for k in _TUNING_KEYS if k != "profile" and (v := getattr(layer, k)) is not None})
         return Tuning(profile=profile, **values)
 
     def dagster_for(self, export: ExportConfig) -> DagsterConfig:
@@ -974,9 +962,7 @@ class _YamlLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}'", key_node.start_mark
-                )
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -987,9 +973,7 @@ _YamlLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL_TAG, _TIMESTAMP_TAG)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_YamlLoader.add_implicit_resolver(
-    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+_YamlLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def _parse_yaml(text: str, label: str) -> Any:
@@ -1000,9 +984,12 @@ def _parse_yaml(text: str, label: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}" if mark else ""
         problem = exc.problem or exc.context or "invalid YAML"
-        column = f" (column {mark.column + 1})" if mark else ""
-        context = f", {exc.context}" if exc.context and exc.problem else ""
-        raise ConfigError(f"{label}{where}: {problem}{context}{column}") from None
+        details = [f"column {mark.column + 1}"] if mark else []
+        if exc.context and exc.problem:
+            started = exc.context_mark
+            details.append(exc.context + (f" started at line {started.line + 1}" if started else ""))
+        suffix = f" ({'; '.join(details)})" if details else ""
+        raise ConfigError(f"{label}{where}: {problem}{suffix}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{label}: invalid YAML: {exc}") from None
 
@@ -1011,13 +998,25 @@ _VAR = re.compile(r"\$\$|\$\{([^}]*)\}")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _expand_env(node: Any, env: Mapping[str, str], loc: tuple[str | int, ...], problems: list[str]) -> Any:
+_SECRET_KEY = re.compile(r"(password|url|secret|token)$", re.IGNORECASE)
+_SECRET_VAR = re.compile(r"pass|pwd|secret|token|key|credential|url|dsn", re.IGNORECASE)
+
+
+def _expand_env(
+    node: Any,
+    env: Mapping[str, str],
+    loc: tuple[str | int, ...],
+    problems: list[str],
+    secrets: list[str],
+) -> Any:
     """Expand `${VAR}` in every string of the parsed tree (`$$` → `$`); collect unset variables in `problems`.
 
     This includes `query:` text: it is config text written by the operator, not data (run-time values are
-    bound parameters, never spliced in here).
+    bound parameters, never spliced in here). Values of secret-looking variables, or substituted into
+    secret-looking keys, are collected in `secrets` so error messages can mask them.
     """
     if isinstance(node, str):
+        key = next((part for part in reversed(loc) if isinstance(part, str)), "")
 
         def substitute(match: re.Match[str]) -> str:
             if match[0] == "$$":
@@ -1025,33 +1024,33 @@ def _expand_env(node: Any, env: Mapping[str, str], loc: tuple[str | int, ...], p
             name = match[1]
             where = _format_loc(loc) or "<top>"
             if not _VAR_NAME.match(name):
-                problems.append(
-                    f"{where}: '${{{name}}}' is not a valid variable reference (write $$ for a literal $)"
-                )
+                problems.append(f"{where}: '${{{name}}}' is not a valid variable reference (write $$ for a literal $)")
                 return ""
             if name not in env:
                 problems.append(f"{where}: environment variable {name} is not set")
                 return ""
+            if _SECRET_VAR.search(name) or _SECRET_KEY.search(key):
+                secrets.append(env[name])
             return env[name]
 
         return _VAR.sub(substitute, node)
     if isinstance(node, dict):
-        return {key: _expand_env(value, env, (*loc, key), problems) for key, value in node.items()}
+        return {k: _expand_env(v, env, (*loc, k), problems, secrets) for k, v in node.items()}
     if isinstance(node, list):
-        return [_expand_env(value, env, (*loc, i), problems) for i, value in enumerate(node)]
+        return [_expand_env(v, env, (*loc, i), problems, secrets) for i, v in enumerate(node)]
     return node
 
 
-_SECRET_KEY = re.compile(r"(password|url|webhook_url|secret|token)$", re.IGNORECASE)
-
-
 def _secret_values(node: Any) -> list[str]:
-    """String values under secret-looking keys, masked from error text as a second line of defence."""
+    """Values under secret-looking keys (and URL passwords in them), masked from error text as a backstop."""
     found: list[str] = []
     if isinstance(node, dict):
         for key, value in node.items():
             if isinstance(value, str) and isinstance(key, str) and _SECRET_KEY.search(key):
                 found.append(value)
+                with contextlib.suppress(ValueError):
+                    if password := urlsplit(value).password:
+                        found += [password, unquote(password)]
             else:
                 found += _secret_values(value)
     elif isinstance(node, list):
@@ -1178,14 +1177,15 @@ def parse_config(
     env = os.environ if env is None else env
     base = (base_dir or Path.cwd()).resolve()
     problems: list[str] = []
-    expanded = _expand_env(dict(data), env, (), problems)
+    secrets: list[str] = []
+    expanded = _expand_env(dict(data), env, (), problems, secrets)
     if problems:
         raise ConfigError("\n  ".join([f"invalid config {label}:", *problems]))
     try:
         cfg = Config.model_validate(expanded, context={"base_dir": base})
     except ValidationError as exc:
         message = "\n  ".join([f"invalid config {label}:", *_error_lines(exc)])
-        raise ConfigError(redact(message, _secret_values(expanded))) from None
+        raise ConfigError(redact(message, [*secrets, *_secret_values(expanded)])) from None
     cfg._path = path
     cfg._base_dir = base
     return cfg

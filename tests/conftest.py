@@ -1,0 +1,70 @@
+"""Shared fixtures: the real PostgreSQL and MariaDB of the machine, config files, the `rivet` CLI as a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PG_URL = os.environ.get("RIVET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_URL = os.environ.get("RIVET_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+RIVET = [sys.executable, "-m", "rivet_core.cli"]
+
+
+@pytest.fixture
+def pg_url() -> str:
+    return PG_URL
+
+
+@pytest.fixture
+def pg() -> Iterator[Any]:
+    """An autocommit psycopg connection to the test database."""
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def mysql_url() -> str:
+    return MYSQL_URL
+
+
+@pytest.fixture
+def mysql() -> Iterator[Any]:
+    """An autocommit mysql-connector connection to the test database."""
+    import mysql.connector
+
+    conn = mysql.connector.connect(host="127.0.0.1", port=3306, user="root", password="", database="test",
+                                   autocommit=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def table_name() -> str:
+    """A unique table name, so tests never collide with each other or with earlier runs."""
+    return f"t_{uuid.uuid4().hex[:10]}"
+
+
+def write_config(folder: Path, text: str, name: str = "rivet.yaml") -> Path:
+    """Write a rivet.yaml (dedented) into `folder` and return its path."""
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run `rivet ARGS` as a separate process (exit codes and stderr exactly as a user sees them)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([*RIVET, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
