@@ -115,10 +115,25 @@ def _progress() -> tuple[Callable[[str, int, int], None] | None, Callable[[], No
 @click.option("-e", "--export", "exports", multiple=True, help="Export name (repeatable); default: all.")
 @click.option("--validate", is_flag=True, help="Re-read what was committed (size, fingerprint, rows).")
 @click.option("--reconcile", is_flag=True, help="Compare a source COUNT(*) in the same snapshot with rows written.")
+@click.option("--resume", is_flag=True, help="Continue the in-progress checkpointed chunk run (unfinished chunks).")
+@click.option(
+    "--window",
+    "windows",
+    multiple=True,
+    metavar="KEY",
+    help="time_window: export this window (2026-11-01), repeatable.",
+)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Value for ${KEY} in the config.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON run summary on stdout.")
 def run(
-    config: str, exports: tuple[str, ...], validate: bool, reconcile: bool, params: tuple[str, ...], as_json: bool
+    config: str,
+    exports: tuple[str, ...],
+    validate: bool,
+    reconcile: bool,
+    resume: bool,
+    windows: tuple[str, ...],
+    params: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Run exports."""
     from rivet_core.engine import RunOptions, run_export
@@ -133,7 +148,14 @@ def run(
         try:
             for name in names:
                 log.info("%s: starting (%s)", name, cfg.export(name).mode)
-                result = run_export(cfg, name, RunOptions(validate=validate, reconcile=reconcile, progress=update))
+                options = RunOptions(
+                    validate=validate,
+                    reconcile=reconcile,
+                    resume=resume,
+                    windows=list(windows) or None,
+                    progress=update,
+                )
+                result = run_export(cfg, name, options)
                 results.append(result)
                 level = logging.ERROR if result.status == "failed" else logging.INFO
                 log.log(
@@ -289,6 +311,35 @@ def state_files(config: str, export: str) -> None:
         cfg.export(export)
         files = StateStore.open(cfg.base_dir).files(export)
     click.echo(json.dumps(files, indent=2, default=str))
+
+
+@state.command("chunks")
+@config_option
+@click.option("-e", "--export", "export", required=True)
+def state_chunks(config: str, export: str) -> None:
+    """Checkpointed chunk runs of an export and their tasks (status, attempts, rows, files)."""
+    from rivet_core.state import StateStore
+
+    with _user_errors():
+        cfg = _load(config)
+        cfg.export(export)
+        store = StateStore.open(cfg.base_dir)
+        runs = [{**r, "tasks": store.chunk_tasks(r["run_id"])} for r in store.chunk_runs(export)]
+    click.echo(json.dumps(runs, indent=2, default=str))
+
+
+@state.command("reset-chunks")
+@config_option
+@click.option("-e", "--export", "export", required=True)
+def state_reset_chunks(config: str, export: str) -> None:
+    """Abandon the in-progress checkpointed run (committed chunks stay); the next run plans afresh."""
+    from rivet_core.state import StateStore
+
+    with _user_errors():
+        cfg = _load(config)
+        cfg.export(export)
+        count = StateStore.open(cfg.base_dir).reset_chunks(export)
+    click.echo(f"abandoned {count} in-progress chunk run(s) of {export}")
 
 
 @cli.group()

@@ -115,3 +115,34 @@ def latest_reset(dest: Destination, export: str) -> str | None:
 def write_reset(dest: Destination, export: str, after_unit: str) -> None:
     """Forget the export's history at the destination (cursor recovery starts after `after_unit`)."""
     dest.write_bytes(f"_rivet/{export}/reset.json", _dumps({"after_unit": after_unit}))
+
+
+def supersede(dest: Destination, export: str, current: dict[str, Any]) -> int:
+    """Remove older committed units of the same slice (a re-exported window): files first, then manifests.
+
+    The new unit is already committed, so a crash here leaves both versions recorded; the next re-export of
+    the slice, or `current_manifests`, resolves it to the newest.
+    """
+    key = current["slice"]["key"]
+    removed = 0
+    for old in manifests(dest, export):
+        if old["slice"]["key"] == key and old["unit_id"] < current["unit_id"]:
+            for part in old["parts"]:
+                dest.delete(part["key"])
+            prefix = f"_rivet/{export}/units/{old['unit_id']}"
+            dest.delete(f"{prefix}/manifest.json")
+            dest.delete(f"{prefix}/_SUCCESS")
+            removed += 1
+    return removed
+
+
+def current_manifests(dest: Destination, export: str) -> list[dict[str, Any]]:
+    """The committed units readers should see: for windows, only the newest unit of each window."""
+    latest: dict[str, dict[str, Any]] = {}
+    out = []
+    for m in manifests(dest, export):
+        if m.get("replaces_slice"):
+            latest[m["slice"]["key"]] = m
+        else:
+            out.append(m)
+    return out + list(latest.values())

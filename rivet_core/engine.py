@@ -7,6 +7,8 @@ source in a prefetch thread while this thread encodes and writes them, so fetch 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import queue
 import threading
@@ -26,14 +28,31 @@ from rivet_core.destinations import Placement, open_destination
 from rivet_core.errors import ConfigError, RivetError, StateError
 from rivet_core.gates import validate_unit
 from rivet_core.redact import redact
-from rivet_core.slices import Slice, cursor_slice, decode_value, encode_value, full_slice
-from rivet_core.sources import open_source
-from rivet_core.sources.base import Query, Snapshot
+from rivet_core.slices import (
+    Slice,
+    aligned_ranges,
+    chunk_key,
+    chunk_slice,
+    counted_ranges,
+    cursor_slice,
+    day_ranges,
+    decode_value,
+    dense_ranges,
+    encode_value,
+    full_slice,
+    parse_window,
+    recent_windows,
+    window_slice,
+)
+from rivet_core.sources import open_source, sql
+from rivet_core.sources.base import Query, Snapshot, Source
 from rivet_core.sources.types import ColumnPlan, target_schema
 from rivet_core.state import StateStore
 from rivet_core.writers import DEFAULT_ROW_GROUP_MB, FormatOptions, RollingWriter, WrittenPart
 
 log = logging.getLogger("rivet")
+
+DEFAULT_CHUNK_SIZE = 100_000
 
 Progress = Callable[[str, int, int], None]  # (export, rows so far, bytes so far)
 
@@ -44,6 +63,9 @@ class RunOptions:
 
     validate: bool = False
     reconcile: bool = False
+    resume: bool = False
+    windows: list[str] | None = None  # time_window keys to export (default: the last `days_window`)
+    chunks: list[str] | None = None  # chunk keys (aligned lower bounds) to export (default: all)
     progress: Progress | None = None
 
 
@@ -72,6 +94,21 @@ class ExportResult:
 
     def summary(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass
+class Written:
+    """A slice written to temp parts, gates passed, waiting to be committed."""
+
+    unit: commit.Unit
+    parts: list[WrittenPart]
+    manifest: dict[str, Any]
+    reconciled: str | None
+    rows: int
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 class _Meter:
@@ -184,6 +221,11 @@ class ExportJob:
         self.result.destination = self.placement.destination.uri(self.placement.data_prefix)
         self.result.query = redact(self.query.sql) if self.query.sql else str(export.table)
         self.overrides = {k: parse_type_override(v) for k, v in (export.columns or {}).items()}
+        self.source: Source = open_source(config.source, config.source.resolve_url(config.base_dir), self.tuning)
+        self.checkpoint_run: list[Slice] | None = None
+        self.chunk_run_id: str | None = None
+        self.streamed = 0
+        self._lock = threading.Lock()
 
     @property
     def dest(self) -> Any:
@@ -224,33 +266,104 @@ class ExportJob:
             log.info("%s: cursor recovered from the destination manifest %s", name, recorded[-1]["unit_id"])
         return decode_value(value)
 
-    def slices(self) -> list[Slice]:
+    def plan_slices(self, snap: Snapshot) -> list[Slice]:
+        """The units of this run: one for full/incremental, one per chunk or per time window."""
         e = self.export
         if e.mode == "incremental":
             fallback = e.cursor_fallback_column if e.incremental_cursor_mode == "coalesce" else None
             assert e.cursor_column
             return [cursor_slice(e.cursor_column, self.stored_cursor(), fallback)]
-        if e.mode == "full":
-            return [full_slice()]
-        raise ConfigError(f"exports[{e.name}].mode: {e.mode!r} is not available yet in this build")
+        if e.mode == "chunked":
+            return self.chunk_plan(snap)
+        if e.mode == "time_window":
+            return self.window_plan()
+        return [full_slice()]
+
+    def chunk_column(self) -> str:
+        """`chunk_column`, or the single-column primary key of a Postgres `table:` export (logged)."""
+        e = self.export
+        if e.chunk_column:
+            return e.chunk_column
+        assert e.source_table is not None
+        pk = self.source.primary_key(e.source_table)
+        if len(pk) != 1:
+            raise ConfigError(
+                f"exports[{e.name}].chunk_column: not set and {e.table} has no single-column primary key "
+                f"(found: {pk or 'none'}); set chunk_column"
+            )
+        log.info("%s: chunk_column not set; using the primary key column %s", e.name, pk[0])
+        return pk[0]
+
+    def chunk_plan(self, snap: Snapshot) -> list[Slice]:
+        """Chunk ranges from MIN/MAX (empty ranges skipped by key seeks), or the checkpointed run's on --resume."""
+        e = self.export
+        if self.checkpoint_run is not None:
+            return self.checkpoint_run
+        column = self.chunk_column()
+        lo, hi = sql.bounds(snap, self.query, column)
+        if lo is None:
+            return []
+        seek = lambda after: sql.bounds(snap, self.query, column, after)[0]  # noqa: E731
+        inclusive = True
+        if e.chunk_by_days:
+            ranges = day_ranges(lo, hi, e.chunk_by_days, seek)
+            inclusive = False
+        elif e.chunk_dense:
+            key_at = lambda start, offset: sql.key_at(snap, self.query, column, start, offset)  # noqa: E731
+            ranges = dense_ranges(lo, hi, e.chunk_size or DEFAULT_CHUNK_SIZE, key_at, seek)
+        elif not isinstance(lo, int):
+            raise ConfigError(
+                f"exports[{e.name}].chunk_column: {column} is not an integer column; use chunk_by_days for "
+                "dates/timestamps or chunk_dense"
+            )
+        elif e.chunk_count:
+            ranges = counted_ranges(lo, hi, e.chunk_count)
+        else:
+            size = e.chunk_size or DEFAULT_CHUNK_SIZE
+            ranges = aligned_ranges(lo, hi, size, seek)
+            span = (hi - lo) // size + 1
+            if span > 10 * len(ranges):
+                log.info("%s: sparse key %s: %d of %d aligned ranges hold rows", e.name, column, len(ranges), span)
+            return [chunk_slice(column, first // size, first, last) for first, last in ranges]
+        return [chunk_slice(column, i, first, last, inclusive) for i, (first, last) in enumerate(ranges)]
+
+    def window_plan(self) -> list[Slice]:
+        """The windows asked for (`--window`, Dagster partitions) or the last `days_window` ones."""
+        e = self.export
+        assert e.time_column
+        unit = self.config.dagster_for(e).window or "day"
+        if self.options.windows:
+            try:
+                starts = [parse_window(w, unit) for w in self.options.windows]
+            except ValueError as exc:
+                raise ConfigError(f"--window: {exc}") from None
+        else:
+            starts = recent_windows(self.now, e.window_count, unit)
+        return [window_slice(e.time_column, s, unit, e.time_column_type == "unix") for s in starts]
 
     # -- the run --------------------------------------------------------------------------------------------
     def run(self) -> ExportResult:
         started = time.monotonic()
         try:
             commit.recover(self.dest, self.export.name)
-            source = open_source(self.config.source, self.config.source.resolve_url(self.config.base_dir), self.tuning)
-            with source.snapshot() as snap:
+            self.checkpoint_run = self.resume_plan()
+            with self.source.snapshot() as snap:
                 plans = snap.plan(self.query, self.overrides, f"exports[{self.export.name}]")
                 self.result.schema = [
                     {"name": p.name, "type": str(p.arrow_type), "source": p.source_type} for p in self.meta_plans(plans)
                 ]
-                for slc in self.slices():
-                    self.run_unit(snap, slc, plans)
+                slices = self.selected(self.plan_slices(snap))
+                self.start_checkpoint(slices)
+                deferred = self.run_slices(snap, slices, plans)
+            for written in deferred:  # non-checkpointed chunks: all visible together, or none
+                self.publish(written)
+            if self.chunk_run_id:
+                self.state.finish_chunk_run(self.chunk_run_id, "completed")
+        except ConfigError:
+            self.result.status = "failed"
+            raise
         except RivetError as exc:
             self.fail(exc)
-            if isinstance(exc, ConfigError):
-                raise
         except Exception as exc:  # driver or I/O failure: one clear, redacted line
             self.fail(exc)
         finally:
@@ -258,6 +371,149 @@ class ExportJob:
             self.result.peak_rss_mb = round(self.meter.peak / 2**20, 1)
             self.state.record_run({**self.result.summary(), "files": len(self.result.files)})
         return self.result
+
+    def selected(self, slices: list[Slice]) -> list[Slice]:
+        """Only the chunks asked for by key (Dagster chunk partitions), else all."""
+        if not self.options.chunks:
+            return slices
+        wanted = set(self.options.chunks)
+        return [s for s in slices if chunk_key(s.lo) in wanted]
+
+    def plan_fingerprint(self) -> str:
+        """What must not change between a checkpointed run and its --resume: query and chunking settings."""
+        e = self.export
+        text = json.dumps(
+            [self.result.query, e.chunk_column, e.chunk_size, e.chunk_count, e.chunk_by_days, e.chunk_dense],
+            default=str,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def resume_plan(self) -> list[Slice] | None:
+        """On --resume, the unfinished chunks of the in-progress checkpointed run; refuse what cannot resume."""
+        e = self.export
+        if not (e.mode == "chunked" and e.chunk_checkpoint):
+            if self.options.resume:
+                raise ConfigError(f"--resume: export {e.name} is not a chunked export with chunk_checkpoint: true")
+            return None
+        active = self.state.active_chunk_run(e.name)
+        if active is None:
+            if self.options.resume:
+                raise StateError(f"--resume: no checkpointed run of {e.name} is in progress; run without --resume")
+            return None
+        tasks = self.state.chunk_tasks(active["run_id"])
+        done = sum(t["status"] == "completed" for t in tasks)
+        if not self.options.resume:
+            raise StateError(
+                f"{e.name}: checkpointed run {active['run_id']} is in progress ({done}/{len(tasks)} chunks done); "
+                f"continue it with `rivet run --resume -e {e.name}` or abandon it with "
+                f"`rivet state reset-chunks -e {e.name}`"
+            )
+        if active["fingerprint"] != self.plan_fingerprint():
+            raise StateError(
+                f"--resume: the plan of {e.name} changed since run {active['run_id']} (query or chunking settings "
+                f"differ); abandon it with `rivet state reset-chunks -e {e.name}` and run again"
+            )
+        self.chunk_run_id = active["run_id"]
+        finished = {t["index"] for t in tasks if t["status"] == "completed"}
+        log.info(
+            "%s: resuming run %s: %d of %d chunks left",
+            e.name,
+            active["run_id"],
+            len(tasks) - len(finished),
+            len(tasks),
+        )
+        return [
+            chunk_slice(c["column"], c["index"], decode_value(c["lo"]), decode_value(c["hi"]), c["hi_inclusive"])
+            for c in active["plan"]
+            if c["index"] not in finished
+        ]
+
+    def start_checkpoint(self, slices: list[Slice]) -> None:
+        """Record a new checkpointed chunk run (not on --resume: its tasks exist)."""
+        if not (self.export.mode == "chunked" and self.export.chunk_checkpoint) or self.chunk_run_id:
+            return
+        self.chunk_run_id = self.run_id
+        plan = [
+            {
+                "index": int(s.key.removeprefix("chunk")),
+                "key": chunk_key(s.lo),
+                "column": s.column,
+                "lo": encode_value(s.lo),
+                "hi": encode_value(s.hi),
+                "hi_inclusive": s.hi_inclusive,
+            }
+            for s in slices
+        ]
+        self.state.start_chunk_run(self.export.name, self.run_id, self.plan_fingerprint(), plan, _now())
+
+    def run_slices(self, snap: Snapshot, slices: list[Slice], plans: list[ColumnPlan]) -> list[Written]:
+        """Write every slice, `parallel` at a time for chunks; returns the units whose commit is deferred."""
+        workers = min(self.export.parallel, len(slices)) if self.export.mode == "chunked" else 1
+        todo: queue.SimpleQueue[Slice] = queue.SimpleQueue()
+        for slc in slices:
+            todo.put(slc)
+        deferred: list[Written] = []
+        failures: list[BaseException] = []
+
+        def work(reader: Snapshot) -> None:
+            while not failures:
+                try:
+                    slc = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    written = self.attempt(reader, slc, plans)
+                except BaseException as exc:
+                    failures.append(exc)
+                    return
+                if written is not None:
+                    deferred.append(written)
+
+        def worker_thread() -> None:
+            with snap.worker() as reader:
+                work(reader)
+
+        threads = [threading.Thread(target=worker_thread, name=f"rivet-chunk-{i}") for i in range(1, workers)]
+        for t in threads:
+            t.start()
+        work(snap)
+        for t in threads:
+            t.join()
+        if failures:
+            for written in deferred:
+                commit.discard(self.dest, written.unit, written.parts)
+            raise failures[0]
+        return sorted(deferred, key=lambda w: w.unit.unit_id)
+
+    def attempt(self, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> Written | None:
+        """One slice; a checkpointed chunk is retried up to chunk_max_attempts and recorded as it goes."""
+        e = self.export
+        if not self.chunk_run_id:
+            written = self.run_unit(snap, slc, plans)
+            if written is not None and e.mode != "chunked":
+                self.publish(written)
+                return None
+            return written
+        index = int(slc.key.removeprefix("chunk"))
+        for attempt in range(1, e.chunk_max_attempts + 1):
+            self.state.update_chunk(self.chunk_run_id, index, "running", _now())
+            try:
+                written = self.run_unit(snap, slc, plans)
+                if written is not None:
+                    self.publish(written)
+                rows = written.rows if written else 0
+                files = len(written.parts) if written else 0
+                self.state.update_chunk(self.chunk_run_id, index, "completed", _now(), rows=rows, files=files)
+                return None
+            except RivetError as exc:
+                error = str(exc)
+                self.state.update_chunk(self.chunk_run_id, index, "failed", _now(), error=error)
+                log.warning(
+                    "%s: chunk %s attempt %d/%d failed: %s", e.name, index, attempt, e.chunk_max_attempts, error
+                )
+                if attempt == e.chunk_max_attempts or isinstance(exc, ConfigError):
+                    raise
+        return None
 
     def fail(self, exc: BaseException) -> None:
         self.result.status = "failed"
@@ -288,8 +544,8 @@ class ExportJob:
             names.append("_rivet_row_hash")
         return pa.RecordBatch.from_arrays(arrays, names=names)
 
-    def run_unit(self, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> None:
-        """Stream one slice into parts, decide gates, commit, then advance state."""
+    def run_unit(self, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> Written | None:
+        """Stream one slice into temp parts and decide its gates; nothing becomes visible here."""
         export, dest = self.export, self.dest
         unit = commit.Unit(
             export.name,
@@ -299,7 +555,7 @@ class ExportJob:
         writer = RollingWriter(
             schema,
             format_options(export),
-            self.stem(),
+            self.stem(slc),
             lambda key: (unit.temp_key(key), dest.open_write(unit.temp_key(key))),
         )
         last_key: Any = None
@@ -312,21 +568,41 @@ class ExportJob:
                     last_key = self.key_of_last_row(batch, slc)
                 writer.write(self.with_meta(batch))
                 self.meter.sample()
-                if self.options.progress:
-                    self.options.progress(export.name, self.result.rows + writer.rows, self.result.bytes)
-            write_empty = not export.skip_empty and export.mode != "incremental"
+                self.report_progress(batch.num_rows)
+            write_empty = not export.skip_empty and export.mode in ("full", "time_window")
             parts = writer.finish(write_empty)
             reconciled = self.reconcile(snap, slc, writer.rows)
         except BaseException:
             writer.abort()
             commit.discard(dest, unit, writer.parts)
             raise
-        self.result.slices.append(slc.describe())
+        with self._lock:
+            self.result.slices.append(slc.describe())
         if not parts:
             log.info("%s: no rows in %s; nothing written", export.name, slc.key)
-            return
-        manifest = commit.commit(dest, unit, parts, self.manifest(slc, last_key, schema))
-        self.after_commit(unit, parts, manifest, slc, last_key, reconciled)
+            return None
+        manifest = self.manifest(slc, last_key, schema)
+        return Written(unit, parts, manifest, reconciled, writer.rows)
+
+    def report_progress(self, rows: int) -> None:
+        with self._lock:
+            self.streamed += rows
+            if self.options.progress:
+                self.options.progress(self.export.name, self.streamed, self.result.bytes)
+
+    def publish(self, written: Written) -> None:
+        """Commit a written unit (manifest last), replace an older version of its window, then validate/state."""
+        manifest = commit.commit(self.dest, written.unit, written.parts, written.manifest)
+        if self.export.mode == "time_window":
+            replaced = commit.supersede(self.dest, self.export.name, manifest)
+            if replaced:
+                log.info(
+                    "%s: window %s replaced %d older version(s)",
+                    self.export.name,
+                    written.manifest["slice"]["key"],
+                    replaced,
+                )
+        self.after_commit(written.unit, written.parts, manifest, written.reconciled)
 
     def key_of_last_row(self, batch: pa.RecordBatch, slc: Slice) -> Any:
         value = batch.column(slc.column).take([batch.num_rows - 1])[0].as_py()  # type: ignore[arg-type]
@@ -338,7 +614,7 @@ class ExportJob:
         """Source COUNT(*) of the slice in the export's own snapshot vs rows written (error gate)."""
         if not self.options.reconcile:
             return None
-        expected = snap.count(self.query, slc)
+        expected = sql.count(snap, self.query, slc)
         if expected != written:
             from rivet_core.errors import GateFailed
 
@@ -349,11 +625,14 @@ class ExportJob:
             )
         return "match"
 
-    def stem(self) -> str:
-        """`<prefix>/<export>_<YYYYMMDD_HHMMSS>`, bumped with `_2`, `_3` if a file of that name exists."""
+    def stem(self, slc: Slice) -> str:
+        """`<prefix>/<export>_<YYYYMMDD_HHMMSS>[_chunk<i>]` (windows under `window=<key>/`), never an existing name."""
         prefix = self.placement.data_prefix
+        if self.export.mode == "time_window":
+            prefix = f"{prefix}/window={slc.key.replace(':', '')}".lstrip("/")
         base = f"{prefix}/" if prefix else ""
-        stem = f"{base}{self.export.name}_{self.now:%Y%m%d_%H%M%S}"
+        chunk = f"_{slc.key}" if self.export.mode == "chunked" else ""
+        stem = f"{base}{self.export.name}_{self.now:%Y%m%d_%H%M%S}{chunk}"
         ext = format_options(self.export).extension
         candidate, n = stem, 1
         while self.dest.size(f"{candidate}.{ext}") is not None:
@@ -362,8 +641,8 @@ class ExportJob:
         return candidate
 
     def manifest(self, slc: Slice, last_key: Any, schema: pa.Schema) -> dict[str, Any]:
+        """The unit's manifest body (commit adds parts, counts and status)."""
         e = self.export
-        import hashlib
 
         schema_text = ",".join(f"{f.name}:{f.type}" for f in schema)
         body: dict[str, Any] = {
@@ -379,6 +658,8 @@ class ExportJob:
             "schema_fingerprint": "sha256:" + hashlib.sha256(schema_text.encode()).hexdigest()[:16],
             "slice": slc.describe(),
         }
+        if e.mode == "time_window":
+            body["replaces_slice"] = True
         if e.mode == "incremental" and last_key is not None:
             body["cursor"] = {"column": self.cursor_label(), "value": encode_value(last_key)}
         return body
@@ -388,23 +669,22 @@ class ExportJob:
         unit: commit.Unit,
         parts: list[WrittenPart],
         manifest: dict[str, Any],
-        slc: Slice,
-        last_key: Any,
         reconciled: str | None,
     ) -> None:
         """Validate (read back), then state: file ledger, cursor — only after the data is durable."""
         r = self.result
         uris = [self.dest.uri(p.final_key) for p in parts]
-        r.files += uris
-        r.rows += manifest["row_count"]
-        r.bytes += manifest["bytes"]
-        r.reconciled = reconciled or r.reconciled
-        if self.options.validate:
-            problems = validate_unit(self.dest, f"{unit.prefix}/manifest.json")
-            r.validated = "failed" if problems else "passed"
-            if problems:
-                raise RivetError("validate failed: " + "; ".join(problems))
-        now = dt.datetime.now(dt.UTC).isoformat()
+        problems = validate_unit(self.dest, f"{unit.prefix}/manifest.json") if self.options.validate else []
+        with self._lock:
+            r.files += uris
+            r.rows += manifest["row_count"]
+            r.bytes += manifest["bytes"]
+            r.reconciled = reconciled or r.reconciled
+            if self.options.validate:
+                r.validated = "failed" if problems or r.validated == "failed" else "passed"
+        if problems:
+            raise RivetError("validate failed: " + "; ".join(problems))
+        now = _now()
         self.state.record_files(
             self.run_id,
             self.export.name,

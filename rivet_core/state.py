@@ -24,6 +24,13 @@ _SCHEMA = [
         run_id TEXT NOT NULL, export TEXT NOT NULL, started_at TEXT NOT NULL, duration_s DOUBLE PRECISION,
         status TEXT NOT NULL, rows BIGINT, bytes BIGINT, files INTEGER, peak_rss_mb DOUBLE PRECISION,
         retries INTEGER, validated TEXT, reconciled TEXT, error TEXT, summary TEXT)""",
+    """CREATE TABLE IF NOT EXISTS rivet_chunk_runs (
+        export TEXT NOT NULL, run_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, status TEXT NOT NULL,
+        plan TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS rivet_chunk_tasks (
+        run_id TEXT NOT NULL, idx INTEGER NOT NULL, chunk_key TEXT NOT NULL, status TEXT NOT NULL,
+        attempts INTEGER NOT NULL, rows BIGINT, files INTEGER, error TEXT, updated_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx))""",
     """CREATE TABLE IF NOT EXISTS rivet_schemas (
         export TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, columns TEXT NOT NULL, updated_at TEXT NOT NULL)""",
 ]
@@ -154,3 +161,87 @@ class StateStore:
                 self._sql("INSERT INTO rivet_schemas VALUES (?, ?, ?, ?)"),
                 (export, fingerprint, json.dumps(columns), now),
             )
+
+    # -- chunk checkpoints ------------------------------------------------------------------------------------
+    def active_chunk_run(self, export: str) -> dict[str, Any] | None:
+        """The in-progress checkpointed chunk run of an export (at most one), with its plan."""
+        with self._tx() as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT run_id, fingerprint, plan, created_at FROM rivet_chunk_runs"
+                    " WHERE export = ? AND status = 'in_progress' ORDER BY created_at DESC"
+                ),
+                (export,),
+            )
+            row = cur.fetchone()
+        if row is None:
+            return None
+        return {"run_id": row[0], "fingerprint": row[1], "plan": json.loads(row[2]), "created_at": row[3]}
+
+    def start_chunk_run(self, export: str, run_id: str, fingerprint: str, plan: list[dict[str, Any]], now: str) -> None:
+        """Record a new checkpointed run and one pending task per chunk."""
+        with self._tx() as cur:
+            cur.execute(
+                self._sql("INSERT INTO rivet_chunk_runs VALUES (?, ?, ?, 'in_progress', ?, ?)"),
+                (export, run_id, fingerprint, json.dumps(plan), now),
+            )
+            for task in plan:
+                cur.execute(
+                    self._sql("INSERT INTO rivet_chunk_tasks VALUES (?, ?, ?, 'pending', 0, NULL, NULL, NULL, ?)"),
+                    (run_id, task["index"], task["key"], now),
+                )
+
+    def chunk_tasks(self, run_id: str) -> list[dict[str, Any]]:
+        with self._tx() as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT idx, chunk_key, status, attempts, rows, files, error, updated_at FROM rivet_chunk_tasks"
+                    " WHERE run_id = ? ORDER BY idx"
+                ),
+                (run_id,),
+            )
+            names = ["index", "key", "status", "attempts", "rows", "files", "error", "updated_at"]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def update_chunk(self, run_id: str, index: int, status: str, now: str, **fields: Any) -> None:
+        """Move one chunk task to `status` (running adds an attempt); rows/files/error when given."""
+        sets = ["status = ?", "updated_at = ?"]
+        values: list[Any] = [status, now]
+        if status == "running":
+            sets.append("attempts = attempts + 1")
+        for name in ("rows", "files", "error"):
+            if name in fields:
+                sets.append(f"{name} = ?")
+                values.append(fields[name])
+        with self._tx() as cur:
+            cur.execute(
+                self._sql(f"UPDATE rivet_chunk_tasks SET {', '.join(sets)} WHERE run_id = ? AND idx = ?"),
+                (*values, run_id, index),
+            )
+
+    def finish_chunk_run(self, run_id: str, status: str) -> None:
+        with self._tx() as cur:
+            cur.execute(self._sql("UPDATE rivet_chunk_runs SET status = ? WHERE run_id = ?"), (status, run_id))
+
+    def chunk_runs(self, export: str) -> list[dict[str, Any]]:
+        with self._tx() as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT run_id, fingerprint, status, created_at FROM rivet_chunk_runs WHERE export = ?"
+                    " ORDER BY created_at"
+                ),
+                (export,),
+            )
+            names = ["run_id", "fingerprint", "status", "created_at"]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def reset_chunks(self, export: str) -> int:
+        """Abandon the export's in-progress checkpointed runs; returns how many."""
+        with self._tx() as cur:
+            cur.execute(
+                self._sql(
+                    "UPDATE rivet_chunk_runs SET status = 'abandoned' WHERE export = ? AND status = 'in_progress'"
+                ),
+                (export,),
+            )
+            return int(cur.rowcount or 0)

@@ -22,22 +22,34 @@ class Query:
 
 
 class Snapshot(Protocol):
-    """One consistent read-only view of the database; everything an export reads goes through it."""
+    """One consistent read-only view of the database; everything an export reads goes through it.
+
+    Small statements (counts, bounds, key seeks) are built by `sources.sql` with the snapshot's own identifier
+    quoting and placeholders, and run by `fetch_one`; only `stream` is engine specific beyond that.
+    """
+
+    def quote(self, name: str) -> str:
+        """An identifier quoted for this engine."""
+        ...
+
+    def placeholder(self, slc: Slice) -> Any:
+        """The parameter marker for bound values of a slice's key, as a function of the parameter number."""
+        ...
+
+    def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
+        """Run a one-row statement in this snapshot with the slice's bound parameters."""
+        ...
 
     def plan(self, query: Query, overrides: dict[str, pa.DataType], path: str) -> list[ColumnPlan]:
         """How each column is read and typed; raises ConfigError (naming `path`) on unmappable types."""
         ...
 
-    def count(self, query: Query, slc: Slice) -> int:
-        """`COUNT(*)` of the slice, in this snapshot (reconcile)."""
-        ...
-
-    def bounds(self, query: Query, column: str) -> tuple[Any, Any]:
-        """`MIN`/`MAX` of a column (chunk planning)."""
-        ...
-
     def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
         """The rows of the slice as Arrow batches of at most `batch_size` rows, typed as `plans`."""
+        ...
+
+    def worker(self) -> AbstractContextManager[Snapshot]:
+        """Another reader of the same snapshot on its own connection (parallel chunks)."""
         ...
 
 

@@ -134,18 +134,23 @@ class PgSnapshot:
         self._types: dict[str, str] = {}
         self._lock = threading.Lock()
 
+    quote = staticmethod(quote_ident)
+
+    @contextmanager
+    def worker(self) -> Iterator[PgSnapshot]:
+        """Another ADBC reader that imports the same snapshot (one connection per parallel worker)."""
+        other = PgSnapshot(self.source, self.control, self.snapshot_id)
+        other._types = self._types
+        try:
+            yield other
+        finally:
+            other.close()
+
     def close(self) -> None:
         if self._data is not None:
             with self._lock:
                 self._data.close()
                 self._data = None
-
-    def backend_pid(self) -> int:
-        with self.control.cursor() as cur:
-            cur.execute("SELECT pg_backend_pid()")
-            row = cur.fetchone()
-        assert row is not None
-        return int(row[0])
 
     def open_reader(self) -> adbc.Connection:
         """A new ADBC connection inside a transaction that imported this snapshot (one per worker)."""
@@ -195,11 +200,11 @@ class PgSnapshot:
             cur.execute("SELECT set_config($1, $2, true)", parameters=(f"rivet.p{i}", _as_text(value)))
             cur.fetchall()
 
-    def _placeholder(self, slc: Slice) -> sql.Placeholder:
+    def placeholder(self, slc: Slice) -> sql.Placeholder:
         typ = self._types.get(slc.column or "", "text")
         return lambda i: f"current_setting('rivet.p{i}')::{quote_ident(typ)}"
 
-    def _fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
+    def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
         with self._lock:
             cur = self._reader().cursor()
             try:
@@ -210,21 +215,12 @@ class PgSnapshot:
                 raise source_error(exc, self.source.url) from None
             finally:
                 cur.close()
-        assert row is not None
-        return tuple(row)
-
-    def count(self, query: Query, slc: Slice) -> int:
-        statement, params = sql.count(query, slc, quote_ident, self._placeholder(slc))
-        return int(self._fetch_one(statement, slc, params)[0])
-
-    def bounds(self, query: Query, column: str) -> tuple[Any, Any]:
-        lo, hi = self._fetch_one(sql.bounds(query, column, quote_ident), Slice(), [])
-        return lo, hi
+        return tuple(row) if row is not None else ()
 
     def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
         """Batches of at most `batch_size` rows from one binary COPY, cast to the plan's schema."""
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
-        statement, params = sql.select(query, slc, exprs, quote_ident, self._placeholder(slc))
+        statement, params = sql.select(query, slc, exprs, quote_ident, self.placeholder(slc))
         schema = target_schema(plans)
         throttle = self.source.tuning.throttle_ms / 1000
         with self._lock:

@@ -62,13 +62,31 @@ def select(
     return f"SELECT {projection} FROM ({base_sql(query, quote)}) AS {ALIAS}{cond}{order}", params
 
 
-def count(query: Query, slc: Slice, quote: Quote, placeholder: Placeholder) -> tuple[str, list[Any]]:
-    """`COUNT(*)` of a slice."""
-    cond, params = where(slc, quote, placeholder)
-    return f"SELECT COUNT(*) FROM ({base_sql(query, quote)}) AS {ALIAS}{cond}", params
+def count(snap: Any, query: Query, slc: Slice) -> int:
+    """`COUNT(*)` of a slice, in the snapshot."""
+    cond, params = where(slc, snap.quote, snap.placeholder(slc))
+    statement = f"SELECT COUNT(*) FROM ({base_sql(query, snap.quote)}) AS {ALIAS}{cond}"
+    return int(snap.fetch_one(statement, slc, params)[0])
 
 
-def bounds(query: Query, column: str, quote: Quote) -> str:
-    """`MIN`/`MAX` of a column of the base query."""
-    col = f"{ALIAS}.{quote(column)}"
-    return f"SELECT MIN({col}), MAX({col}) FROM ({base_sql(query, quote)}) AS {ALIAS}"
+def bounds(snap: Any, query: Query, column: str, after: Any = None) -> tuple[Any, Any]:
+    """`MIN`/`MAX` of a column of the base query (above `after` when given: a seek to the next key)."""
+    slc = Slice(key="bounds", column=column, after=after)
+    cond, params = where(slc, snap.quote, snap.placeholder(slc))
+    col = f"{ALIAS}.{snap.quote(column)}"
+    statement = f"SELECT MIN({col}), MAX({col}) FROM ({base_sql(query, snap.quote)}) AS {ALIAS}{cond}"
+    lo, hi = snap.fetch_one(statement, slc, params)
+    return lo, hi
+
+
+def key_at(snap: Any, query: Query, column: str, lo: Any, offset: int) -> Any:
+    """The key `offset` rows after `lo` in key order (dense chunk boundaries), or None past the end."""
+    slc = Slice(key="seek", column=column, lo=lo)
+    cond, params = where(slc, snap.quote, snap.placeholder(slc))
+    col = f"{ALIAS}.{snap.quote(column)}"
+    statement = (
+        f"SELECT {col} FROM ({base_sql(query, snap.quote)}) AS {ALIAS}{cond} ORDER BY {col}"
+        f" LIMIT 1 OFFSET {int(offset)}"
+    )
+    row = snap.fetch_one(statement, slc, params)
+    return row[0] if row else None
