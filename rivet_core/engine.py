@@ -66,6 +66,7 @@ class RunOptions:
     resume: bool = False
     windows: list[str] | None = None  # time_window keys to export (default: the last `days_window`)
     chunks: list[str] | None = None  # chunk keys (aligned lower bounds) to export (default: all)
+    planned: list[Slice] | None = None  # slices fixed by a reviewed plan (`rivet apply`): no re-planning
     progress: Progress | None = None
 
 
@@ -269,6 +270,8 @@ class ExportJob:
     def plan_slices(self, snap: Snapshot) -> list[Slice]:
         """The units of this run: one for full/incremental, one per chunk or per time window."""
         e = self.export
+        if self.options.planned is not None:
+            return self.options.planned
         if e.mode == "incremental":
             fallback = e.cursor_fallback_column if e.incremental_cursor_mode == "coalesce" else None
             assert e.cursor_column

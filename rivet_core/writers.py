@@ -172,7 +172,8 @@ def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
         elif isinstance(dtype, pl.Time):
             exprs.append(col.dt.to_string("%H:%M:%S%.6f"))
         elif isinstance(dtype, pl.List | pl.Array | pl.Struct):
-            exprs.append(pl.struct(col.alias("v")).struct.json_encode().str.slice(5).str.head(-1).alias(name))
+            json = pl.struct(col.alias("v")).struct.json_encode().str.slice(5).str.head(-1)
+            exprs.append(pl.when(col.is_null()).then(None).otherwise(json).alias(name))  # NULL stays an empty field
         elif dtype == pl.Binary:
             exprs.append(col.bin.encode("hex"))
     return frame.with_columns(exprs) if exprs else frame

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from typing import Any
 
 import adbc_driver_postgresql.dbapi as adbc
@@ -147,10 +147,17 @@ class PgSnapshot:
             other.close()
 
     def close(self) -> None:
+        with self._lock:
+            self._drop_reader(None)
+
+    def _drop_reader(self, cur: Any) -> None:
+        """Close the data connection (after an error it may be dead); the next statement opens a fresh one."""
         if self._data is not None:
-            with self._lock:
+            with suppress(adbc.Error):
+                if cur is not None:
+                    cur.close()
                 self._data.close()
-                self._data = None
+            self._data = None
 
     def open_reader(self) -> adbc.Connection:
         """A new ADBC connection inside a transaction that imported this snapshot (one per worker)."""
@@ -212,9 +219,11 @@ class PgSnapshot:
                 cur.execute(statement)
                 row = cur.fetchone()
             except adbc.Error as exc:
+                self._drop_reader(cur)
                 raise source_error(exc, self.source.url) from None
             finally:
-                cur.close()
+                with suppress(adbc.Error):
+                    cur.close()
         return tuple(row) if row is not None else ()
 
     def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
@@ -234,9 +243,11 @@ class PgSnapshot:
                         if throttle:
                             time.sleep(throttle)
             except adbc.Error as exc:
+                self._drop_reader(cur)
                 raise source_error(exc, self.source.url) from None
             finally:
-                cur.close()
+                with suppress(adbc.Error):
+                    cur.close()
 
 
 def _as_text(value: Any) -> str:
