@@ -49,8 +49,18 @@ def _dumps(obj: Any) -> bytes:
 def commit(dest: Destination, unit: Unit, parts: list[WrittenPart], manifest: dict[str, Any]) -> dict[str, Any]:
     """Publish `parts` and write the manifest last; returns the manifest as written."""
     dest.write_bytes(f"{unit.prefix}/intent.json", _dumps({"keys": [p.final_key for p in parts]}))
-    for part in parts:
-        dest.promote(part.temp_key, part.final_key)
+    promoted: list[str] = []
+    try:
+        for part in parts:
+            dest.promote(part.temp_key, part.final_key)
+            promoted.append(part.final_key)
+    except BaseException:
+        # e.g. the name was taken by a concurrent run: withdraw only what this unit published, and its intent,
+        # so that no later recover() deletes the other run's file listed in this intent.
+        for key in promoted:
+            dest.delete(key)
+        dest.delete(f"{unit.prefix}/intent.json")
+        raise
     manifest = {
         **manifest,
         "status": "committed",

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -23,10 +24,12 @@ import psutil
 import pyarrow as pa
 
 from rivet_core import __version__, commit
-from rivet_core.config import Config, ExportConfig, Tuning, parse_type_override
+from rivet_core.config import Config, DestinationConfig, ExportConfig, Tuning, parse_type_override
 from rivet_core.destinations import Placement, open_destination
-from rivet_core.errors import ConfigError, RivetError, StateError
+from rivet_core.errors import ConfigError, GateFailed, RivetError, StateError
 from rivet_core.gates import validate_unit
+from rivet_core.notify import notify
+from rivet_core.quality import GateResult, QualityTracker, drift
 from rivet_core.redact import redact
 from rivet_core.slices import (
     Slice,
@@ -89,6 +92,8 @@ class ExportResult:
     validated: str | None = None
     reconciled: str | None = None
     warnings: list[str] = field(default_factory=list)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    schema_change: dict[str, Any] | None = None
     error: str | None = None
     destination: str = ""
     query: str = ""
@@ -227,6 +232,7 @@ class ExportJob:
         self.chunk_run_id: str | None = None
         self.streamed = 0
         self._lock = threading.Lock()
+        self.run_tracker = QualityTracker(export.quality) if export.quality and export.mode == "chunked" else None
 
     @property
     def dest(self) -> Any:
@@ -355,13 +361,22 @@ class ExportJob:
                 self.result.schema = [
                     {"name": p.name, "type": str(p.arrow_type), "source": p.source_type} for p in self.meta_plans(plans)
                 ]
+                self.check_drift()
                 slices = self.selected(self.plan_slices(snap))
                 self.start_checkpoint(slices)
                 deferred = self.run_slices(snap, slices, plans)
+            try:
+                self.decide(self.run_tracker)  # chunked: quality over all chunks, before any is published
+            except GateFailed:
+                for written in deferred:
+                    commit.discard(self.dest, written.unit, written.parts)
+                raise
             for written in deferred:  # non-checkpointed chunks: all visible together, or none
                 self.publish(written)
             if self.chunk_run_id:
                 self.state.finish_chunk_run(self.chunk_run_id, "completed")
+            if self.result.files:
+                self.state.save_schema(self.export.name, self.result.schema, _now())
         except ConfigError:
             self.result.status = "failed"
             raise
@@ -373,7 +388,45 @@ class ExportJob:
             self.result.duration_s = round(time.monotonic() - started, 3)
             self.result.peak_rss_mb = round(self.meter.peak / 2**20, 1)
             self.state.record_run({**self.result.summary(), "files": len(self.result.files)})
+            notify(self.config, self.result)
         return self.result
+
+    def check_drift(self) -> None:
+        """Compare the schema about to be written with the last one written (on_schema_drift decides)."""
+        stored = self.state.schema(self.export.name)
+        change = drift(stored, self.result.schema)
+        passed = change is None or self.export.on_schema_drift != "fail"
+        self.result.gates.append(
+            GateResult(
+                "schema_drift", passed, "error" if self.export.on_schema_drift == "fail" else "warn", change or {}
+            ).__dict__
+        )
+        if change is None:
+            return
+        self.result.schema_change = change
+        text = f"schema drift: {json.dumps(change)}"
+        if self.export.on_schema_drift == "fail":
+            raise GateFailed("schema_drift", f"{text} (on_schema_drift: fail; nothing exported)", change)
+        if self.export.on_schema_drift == "warn":
+            log.warning("%s: %s", self.export.name, text)
+            self.result.warnings.append(text)
+        else:
+            log.info("%s: %s", self.export.name, text)
+
+    def decide(self, tracker: QualityTracker | None, extra: GateResult | None = None) -> None:
+        """Record gate results; an error-level miss raises (nothing is committed), a warn-level one degrades."""
+        results = (tracker.evaluate() if tracker else []) + ([extra] if extra else [])
+        with self._lock:
+            self.result.gates += [r.__dict__ for r in results]
+        for r in results:
+            if r.passed:
+                continue
+            if r.severity == "error":
+                raise GateFailed(r.gate, r.message, r.details)
+            log.warning("%s: quality (warn): %s", self.export.name, r.message)
+            with self._lock:
+                self.result.warnings.append(r.message)
+                self.result.status = "degraded"
 
     def selected(self, slices: list[Slice]) -> list[Slice]:
         """Only the chunks asked for by key (Dagster chunk partitions), else all."""
@@ -562,6 +615,7 @@ class ExportJob:
             lambda key: (unit.temp_key(key), dest.open_write(unit.temp_key(key))),
         )
         last_key: Any = None
+        tracker = self.run_tracker or (QualityTracker(export.quality) if export.quality else None)
         batches = snap.stream(self.query, slc, plans, self.tuning.batch_size)
         try:
             for batch in prefetch(batches, 2, self.tuning.memory_threshold_mb, self.meter):
@@ -569,12 +623,15 @@ class ExportJob:
                     continue
                 if slc.ordered:
                     last_key = self.key_of_last_row(batch, slc)
+                if tracker:
+                    tracker.observe(batch)
                 writer.write(self.with_meta(batch))
                 self.meter.sample()
                 self.report_progress(batch.num_rows)
             write_empty = not export.skip_empty and export.mode in ("full", "time_window")
             parts = writer.finish(write_empty)
             reconciled = self.reconcile(snap, slc, writer.rows)
+            self.decide(None if tracker is self.run_tracker else tracker, reconciled)
         except BaseException:
             writer.abort()
             commit.discard(dest, unit, writer.parts)
@@ -585,7 +642,7 @@ class ExportJob:
             log.info("%s: no rows in %s; nothing written", export.name, slc.key)
             return None
         manifest = self.manifest(slc, last_key, schema)
-        return Written(unit, parts, manifest, reconciled, writer.rows)
+        return Written(unit, parts, manifest, "match" if reconciled else None, writer.rows)
 
     def report_progress(self, rows: int) -> None:
         with self._lock:
@@ -613,20 +670,14 @@ class ExportJob:
             value = batch.column(slc.fallback).take([batch.num_rows - 1])[0].as_py()
         return value
 
-    def reconcile(self, snap: Snapshot, slc: Slice, written: int) -> str | None:
-        """Source COUNT(*) of the slice in the export's own snapshot vs rows written (error gate)."""
+    def reconcile(self, snap: Snapshot, slc: Slice, written: int) -> GateResult | None:
+        """Source COUNT(*) of the slice in the export's own snapshot vs rows written (an error-level gate)."""
         if not self.options.reconcile:
             return None
         expected = sql.count(snap, self.query, slc)
-        if expected != written:
-            from rivet_core.errors import GateFailed
-
-            raise GateFailed(
-                "reconcile",
-                f"reconcile failed for {slc.key}: source has {expected} rows, {written} were written",
-                {"expected": expected, "actual": written},
-            )
-        return "match"
+        details = {"slice": slc.key, "expected": expected, "actual": written, "difference": written - expected}
+        message = f"reconcile: {slc.key}: source has {expected} rows, {written} were written"
+        return GateResult("reconcile", expected == written, "error", details, message)
 
     def stem(self, slc: Slice) -> str:
         """`<prefix>/<export>_<YYYYMMDD_HHMMSS>[_chunk<i>]` (windows under `window=<key>/`), never an existing name."""
@@ -710,10 +761,76 @@ def run_export(config: Config, name: str, options: RunOptions | None = None) -> 
     return ExportJob(config, config.export(name), options or RunOptions()).run()
 
 
-def frames_to_batches(frames: Iterable[pl.DataFrame | pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Arrow batches from Polars frames (zero-copy) or batches, for IO managers."""
-    for frame in frames:
-        if isinstance(frame, pa.RecordBatch):
-            yield frame
-        else:
-            yield from frame.to_arrow().to_batches()
+def write_frames(
+    frames: Iterable[pl.DataFrame | pa.RecordBatch],
+    destination: DestinationConfig,
+    name: str,
+    options: FormatOptions,
+    base_dir: Path,
+    state: StateStore | None = None,
+) -> ExportResult:
+    """Commit frames made elsewhere (a Dagster asset's output) as one unit: parts → manifest → state.
+
+    Each frame is written as it arrives, so an iterator is never collected; an empty frame still writes an empty
+    part with its schema, so the newest unit always is the newest output. No frames at all writes nothing.
+    """
+    now, run_id = dt.datetime.now(dt.UTC), uuid.uuid4().hex[:12]
+    result = ExportResult(name, run_id, now.isoformat(), slices=[{"key": "full"}])
+    started, meter = time.monotonic(), _Meter()
+    placement = open_destination(destination, name, name, run_id, now, base_dir)
+    dest = placement.destination
+    result.destination = dest.uri(placement.data_prefix)
+    unit = commit.Unit(name, f"{now:%Y%m%d_%H%M%S}_{run_id}")
+    stem = "/".join(filter(None, [placement.data_prefix, f"{name}_{now:%Y%m%d_%H%M%S}_{run_id}"]))
+    writer: RollingWriter | None = None
+    try:
+        commit.recover(dest, name)
+        for frame in frames:
+            table = frame.to_arrow() if isinstance(frame, pl.DataFrame) else pa.Table.from_batches([frame])
+            if writer is None:
+                writer = RollingWriter(
+                    table.schema, options, stem, lambda key: (unit.temp_key(key), dest.open_write(unit.temp_key(key)))
+                )
+            for batch in (table if table.schema == writer.schema else table.cast(writer.schema)).to_batches():
+                writer.write(batch)
+            meter.sample()
+        if writer is None:
+            result.warnings.append("the output had no frames; nothing written")
+            return result
+        parts = writer.finish(True)
+        schema = writer.schema
+        body = {
+            "rivet_version": __version__,
+            "run_id": run_id,
+            "export": name,
+            "created_at": _now(),
+            "source": {"engine": "frames"},
+            "destination": dest.uri(),
+            "format": options.format,
+            "compression": options.compression,
+            "schema": [{"name": f.name, "type": str(f.type)} for f in schema],
+            "slice": result.slices[0],
+        }
+        manifest = commit.commit(dest, unit, parts, body)
+        result.files = [dest.uri(p.final_key) for p in parts]
+        result.rows, result.bytes = manifest["row_count"], manifest["bytes"]
+        result.schema = [{"name": f.name, "type": str(f.type), "source": "frame"} for f in schema]
+        if state:
+            files = [
+                {"uri": u, "rows": p.rows, "bytes": p.bytes, "fingerprint": p.fingerprint}
+                for u, p in zip(result.files, parts, strict=True)
+            ]
+            state.record_files(run_id, name, unit.unit_id, files, _now())
+    except BaseException as exc:
+        if writer is not None:
+            writer.abort()
+            commit.discard(dest, unit, writer.parts)
+        if not isinstance(exc, RivetError):
+            raise
+        result.status, result.error = "failed", redact(str(exc).splitlines()[0], [])
+    finally:
+        result.duration_s = round(time.monotonic() - started, 3)
+        result.peak_rss_mb = round(meter.peak / 2**20, 1)
+        if state:
+            state.record_run({**result.summary(), "files": len(result.files)})
+    return result

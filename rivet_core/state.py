@@ -6,6 +6,7 @@ destination's manifests stay the truth (design §10): this store is a cache and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -148,19 +149,20 @@ class StateStore:
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-    def schema(self, export: str) -> tuple[str, list[dict[str, str]]] | None:
+    def schema(self, export: str) -> list[dict[str, str]] | None:
+        """The columns (name, type) last written by an export, or None before its first commit."""
         with self._tx() as cur:
-            cur.execute(self._sql("SELECT fingerprint, columns FROM rivet_schemas WHERE export = ?"), (export,))
+            cur.execute(self._sql("SELECT columns FROM rivet_schemas WHERE export = ?"), (export,))
             row = cur.fetchone()
-        return (row[0], json.loads(row[1])) if row else None
+        return json.loads(row[0]) if row else None
 
-    def save_schema(self, export: str, fingerprint: str, columns: list[dict[str, str]], now: str) -> None:
+    def save_schema(self, export: str, columns: list[dict[str, str]], now: str) -> None:
+        """Remember the written schema (schema drift compares the next run with it)."""
+        text = json.dumps([{"name": c["name"], "type": c["type"]} for c in columns])
+        fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
         with self._tx() as cur:
             cur.execute(self._sql("DELETE FROM rivet_schemas WHERE export = ?"), (export,))
-            cur.execute(
-                self._sql("INSERT INTO rivet_schemas VALUES (?, ?, ?, ?)"),
-                (export, fingerprint, json.dumps(columns), now),
-            )
+            cur.execute(self._sql("INSERT INTO rivet_schemas VALUES (?, ?, ?, ?)"), (export, fingerprint, text, now))
 
     # -- chunk checkpoints ------------------------------------------------------------------------------------
     def active_chunk_run(self, export: str) -> dict[str, Any] | None:
