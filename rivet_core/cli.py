@@ -233,6 +233,62 @@ def metrics(config: str, export: str | None, last: int, fmt: str) -> None:
     Console(width=200).print(table)
 
 
+@cli.command()
+@config_option
+@click.option("-e", "--export", "export", required=True)
+@click.option("--run-id", default=None, help="Units of this run (default: the latest run).")
+@click.option("--date", default=None, metavar="YYYY-MM-DD", help="Units committed on this UTC day.")
+@click.option("--prefix", default=None, help="Units whose files lie under this key prefix.")
+def validate(config: str, export: str, run_id: str | None, date: str | None, prefix: str | None) -> None:
+    """Re-check committed units at the destination (manifest, _SUCCESS, sizes, fingerprints, rows); no source."""
+    from rivet_core import commit
+    from rivet_core.gates import validate_unit
+
+    with _user_errors():
+        cfg = _load(config)
+        cfg.export(export)
+        dest = _destination_of(cfg, export)
+        units = commit.manifests(dest, export)
+        if run_id:
+            units = [m for m in units if m["run_id"] == run_id]
+        elif date:
+            units = [m for m in units if m["unit_id"].startswith(date.replace("-", ""))]
+        elif prefix:
+            units = [m for m in units if any(p["key"].startswith(prefix) for p in m["parts"])]
+        elif units:
+            units = [m for m in units if m["run_id"] == units[-1]["run_id"]]
+        if not units:
+            raise RivetError(f"validate: no committed unit of {export} matches")
+        failed = 0
+        for m in units:
+            problems = validate_unit(dest, f"_rivet/{export}/units/{m['unit_id']}/manifest.json")
+            failed += bool(problems)
+            click.echo(
+                f"[{'FAIL' if problems else 'OK'}] {m['unit_id']}: {m['row_count']} rows, {len(m['parts'])} part(s)"
+            )
+            for problem in problems:
+                click.echo(f"       {problem}")
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@cli.command()
+@config_option
+@click.option("-e", "--export", "export", required=True)
+def reconcile(config: str, export: str) -> None:
+    """Checkpointed chunked runs: each chunk's source COUNT(*) now vs the rows recorded (match/mismatch/unknown)."""
+    from rivet_core.engine import chunk_reconcile
+
+    with _user_errors():
+        cfg = _load(config)
+        rows = chunk_reconcile(cfg, cfg.export(export))
+    for r in rows:
+        click.echo(
+            f"[{r['status'].upper()}] chunk {r['index']} ({r['key']}): source {r['source']}, recorded {r['recorded']}"
+            + (f", difference {r['difference']}" if r["status"] == "mismatch" else "")
+        )
+    sys.exit(EXIT_FAILED if any(r["status"] != "match" for r in rows) else EXIT_OK)
+
+
 @cli.group()
 def state() -> None:
     """Inspect or reset the state store."""

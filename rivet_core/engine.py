@@ -756,6 +756,36 @@ class ExportJob:
             r.cursor = {"column": self.cursor_label(), "value": manifest["cursor"]["value"]["value"]}
 
 
+def chunk_reconcile(config: Config, export: ExportConfig) -> list[dict[str, Any]]:
+    """Per chunk of the latest checkpointed run: source COUNT(*) now vs rows recorded when it committed."""
+    job = ExportJob(config, export, RunOptions())
+    runs = job.state.chunk_runs(export.name)
+    if not runs:
+        raise StateError(f"reconcile: {export.name} has no checkpointed chunk run (needs chunk_checkpoint: true)")
+    run_id = runs[-1]["run_id"]
+    tasks = {t["index"]: t for t in job.state.chunk_tasks(run_id)}
+    out = []
+    with job.source.snapshot() as snap:
+        snap.plan(job.query, job.overrides, f"exports[{export.name}]")  # column types for the bound chunk bounds
+        for c in job.state.chunk_plan(run_id):
+            slc = chunk_slice(c["column"], c["index"], decode_value(c["lo"]), decode_value(c["hi"]), c["hi_inclusive"])
+            count = sql.count(snap, job.query, slc)
+            task = tasks.get(c["index"], {})
+            recorded = task.get("rows") if task.get("status") == "completed" else None
+            status = "unknown" if recorded is None else "match" if recorded == count else "mismatch"
+            out.append(
+                {
+                    "index": c["index"],
+                    "key": c["key"],
+                    "source": count,
+                    "recorded": recorded,
+                    "status": status,
+                    "difference": None if recorded is None else recorded - count,
+                }
+            )
+    return out
+
+
 def run_export(config: Config, name: str, options: RunOptions | None = None) -> ExportResult:
     """Run one export of `config` by name."""
     return ExportJob(config, config.export(name), options or RunOptions()).run()

@@ -193,6 +193,13 @@ class StateStore:
                     (run_id, task["index"], task["key"], now),
                 )
 
+    def chunk_plan(self, run_id: str) -> list[dict[str, Any]]:
+        """The chunk ranges a checkpointed run planned (encoded bounds)."""
+        with self._tx() as cur:
+            cur.execute(self._sql("SELECT plan FROM rivet_chunk_runs WHERE run_id = ?"), (run_id,))
+            row = cur.fetchone()
+        return json.loads(row[0]) if row else []
+
     def chunk_tasks(self, run_id: str) -> list[dict[str, Any]]:
         with self._tx() as cur:
             cur.execute(
