@@ -201,8 +201,8 @@ class PgSnapshot:
             plans.append(pg_plan(described, quoted, overrides.get(d.name), path))
         return plans
 
-    def _bind(self, cur: Any, slc: Slice, params: list[Any]) -> None:
-        """Bind slice bounds into transaction-local settings read back by `_placeholder`."""
+    def _bind(self, cur: Any, params: list[Any]) -> None:
+        """Bind slice bounds into transaction-local settings read back by `placeholder`."""
         for i, value in enumerate(params, start=1):
             cur.execute("SELECT set_config($1, $2, true)", parameters=(f"rivet.p{i}", _as_text(value)))
             cur.fetchall()
@@ -211,19 +211,25 @@ class PgSnapshot:
         typ = self._types.get(slc.column or "", "text")
         return lambda i: f"current_setting('rivet.p{i}')::{quote_ident(typ)}"
 
-    def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
+    @contextmanager
+    def _statement(self, statement: str, params: list[Any]) -> Iterator[Any]:
+        """An executed ADBC cursor (bounds bound first); a driver error drops the connection and is redacted."""
         with self._lock:
             cur = self._reader().cursor()
             try:
-                self._bind(cur, slc, params)
+                self._bind(cur, params)
                 cur.execute(statement)
-                row = cur.fetchone()
+                yield cur
             except adbc.Error as exc:
                 self._drop_reader(cur)
                 raise source_error(exc, self.source.url) from None
             finally:
                 with suppress(adbc.Error):
                     cur.close()
+
+    def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
+        with self._statement(statement, params) as cur:
+            row = cur.fetchone()
         return tuple(row) if row is not None else ()
 
     def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
@@ -232,22 +238,12 @@ class PgSnapshot:
         statement, params = sql.select(query, slc, exprs, quote_ident, self.placeholder(slc))
         schema = target_schema(plans)
         throttle = self.source.tuning.throttle_ms / 1000
-        with self._lock:
-            cur = self._reader().cursor()
-            try:
-                self._bind(cur, slc, params)
-                cur.execute(statement)
-                for raw in cur.fetch_record_batch():
-                    for offset in range(0, raw.num_rows, batch_size):
-                        yield finish_batch(raw.slice(offset, batch_size), plans, schema)
-                        if throttle:
-                            time.sleep(throttle)
-            except adbc.Error as exc:
-                self._drop_reader(cur)
-                raise source_error(exc, self.source.url) from None
-            finally:
-                with suppress(adbc.Error):
-                    cur.close()
+        with self._statement(statement, params) as cur:
+            for raw in cur.fetch_record_batch():
+                for offset in range(0, raw.num_rows, batch_size):
+                    yield finish_batch(raw.slice(offset, batch_size), plans, schema)
+                    if throttle:
+                        time.sleep(throttle)
 
 
 def _as_text(value: Any) -> str:
