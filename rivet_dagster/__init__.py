@@ -1,0 +1,1 @@
+"""rivet on Dagster: one asset per export of a rivet.yaml, and IO managers that commit through rivet_core."""
