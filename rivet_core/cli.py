@@ -172,6 +172,10 @@ def run(
             stop()
     if as_json:
         click.echo(json.dumps({"exports": [r.summary() for r in results]}, indent=2, default=str))
+    if _Ctx.json_errors:  # a failed export is an error too: one JSON object per failed export, last on stderr
+        for r in results:
+            if r.status == "failed":
+                click.echo(json.dumps({"error": r.error, "export": r.export, "exit_code": EXIT_FAILED}), err=True)
     statuses = {r.status for r in results}
     sys.exit(EXIT_FAILED if "failed" in statuses else EXIT_DEGRADED if "degraded" in statuses else EXIT_OK)
 
@@ -431,6 +435,109 @@ def init(
         text = scaffold(source_type, url_env, list(tables), fmt, path)
         Path(output).write_text(text)
     click.echo(f"wrote {output}")
+
+
+@cli.command()
+@config_option
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Value for ${KEY} in the config.")
+def doctor(config: str, params: tuple[str, ...]) -> None:
+    """One [OK]/[WARN]/[FAIL] line per probe: source, read-only role, TLS, pooler, each destination writable."""
+    from rivet_core.preflight import doctor as run_doctor
+
+    with _user_errors():
+        probes = run_doctor(_load(config, params))
+    for probe in probes:
+        click.echo(probe.line())
+    sys.exit(EXIT_FAILED if any(p.status == "FAIL" for p in probes) else EXIT_OK)
+
+
+@cli.command()
+@config_option
+@click.option("-e", "--export", "exports", multiple=True, help="Export name (repeatable); default: all.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list with one object per export.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on lossy/unsupported type mappings and unsafe verdicts.")
+@click.option("--type-report", is_flag=True, help="List every column with its source and Arrow type.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Value for ${KEY} in the config.")
+def check(config: str, exports: tuple[str, ...], as_json: bool, strict: bool, type_report: bool,
+          params: tuple[str, ...]) -> None:
+    """Preflight each export without exporting: types, key index, row estimate, connections, verdict."""
+    from rivet_core.preflight import check as run_check
+    from rivet_core.preflight import render
+
+    with _user_errors():
+        cfg = _load(config, params)
+        reports = run_check(cfg, list(exports) or [e.name for e in cfg.exports])
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in reports], indent=2, default=str))
+    else:
+        for r in reports:
+            text = render(r)
+            if not type_report:  # flagged columns are always listed
+                text = "\n".join(line for line in text.splitlines() if not line.startswith("  column ") or "[" in line)
+            click.echo(text)
+    failed = any(r.errors for r in reports)
+    if strict:
+        failed = failed or any(r.flagged or r.verdict == "unsafe" for r in reports)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@cli.command()
+@config_option
+@click.option("-e", "--export", "exports", multiple=True, help="Export name (repeatable); default: all.")
+@click.option("--format", "fmt", type=click.Choice(["pretty", "json"]), default="pretty", show_default=True)
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="Write the plan artifact here.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Value for ${KEY} in the config.")
+def plan(config: str, exports: tuple[str, ...], fmt: str, output: str | None, params: tuple[str, ...]) -> None:
+    """Fix what a run would read (chunk ranges, windows, cursor) in a sealed artifact for `rivet apply`."""
+    from rivet_core.plan import make_plan, render
+
+    with _user_errors():
+        cfg = _load(config, params)
+        names = list(exports) or [e.name for e in cfg.exports]
+        for name in names:
+            cfg.export(name)
+        artifact = make_plan(cfg, names)
+        text = json.dumps(artifact, indent=2)
+        if output:
+            try:
+                Path(output).write_text(text + "\n")
+            except OSError as exc:
+                raise ConfigError(f"--output: cannot write {output}: {exc.strerror}") from None
+    click.echo(text if fmt == "json" else render(artifact))
+    if output:
+        click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Apply a plan older than 24 h, or after its incremental cursor moved.")
+@click.option("--validate", is_flag=True, help="Re-read what was committed (size, fingerprint, rows).")
+@click.option("--reconcile", is_flag=True, help="Compare a source COUNT(*) in the same snapshot with rows written.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON run summary on stdout.")
+def apply(plan_file: str, force: bool, validate: bool, reconcile: bool, as_json: bool) -> None:
+    """Run a plan exactly as written: no config re-read, no MIN/MAX (refused when expired or stale)."""
+    from rivet_core.engine import RunOptions
+    from rivet_core.plan import apply_plan
+
+    with _user_errors():
+        update, stop = _progress()
+        try:
+            results = apply_plan(Path(plan_file), force, RunOptions(validate=validate, reconcile=reconcile,
+                                                                    progress=update))
+        finally:
+            stop()
+    _report_results(results, as_json)
+
+
+def _report_results(results: list[Any], as_json: bool) -> None:
+    """Log each export's outcome, print the JSON summary when asked, exit 1 on a failure, 3 when degraded."""
+    for r in results:
+        log.log(logging.ERROR if r.status == "failed" else logging.INFO,
+                "%s: %s, %d rows, %d file(s), %.2fs", r.export, r.status, r.rows, len(r.files), r.duration_s)
+    if as_json:
+        click.echo(json.dumps({"exports": [r.summary() for r in results]}, indent=2, default=str))
+    statuses = {r.status for r in results}
+    sys.exit(EXIT_FAILED if "failed" in statuses else EXIT_DEGRADED if "degraded" in statuses else EXIT_OK)
 
 
 def main() -> None:

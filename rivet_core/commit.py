@@ -14,8 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
+import time
 from dataclasses import dataclass
 from typing import Any
+
+import psutil
 
 from rivet_core.destinations.base import Destination
 from rivet_core.writers import WrittenPart
@@ -38,8 +43,33 @@ class Unit:
     def prefix(self) -> str:
         return f"_rivet/{self.export}/units/{self.unit_id}"
 
+    @property
+    def owner_key(self) -> str:
+        return f"_rivet/{self.export}/owners/{self.unit_id}.json"
+
     def temp_key(self, final_key: str) -> str:
         return f"{self.temp_prefix}/{final_key}"
+
+
+# A unit whose owner runs on another host is left alone by recover() until it is this old.
+FOREIGN_OWNER_MAX_AGE_S = 24 * 3600
+
+
+def claim(dest: Destination, unit: Unit) -> None:
+    """Record which process writes a unit, so a concurrent run's recover() leaves its temp files alone."""
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+    dest.write_bytes(unit.owner_key, _dumps(owner))
+
+
+def _alive(dest: Destination, export: str, unit_id: str) -> bool:
+    """Whether the unit's owner may still be running (same host: its pid exists; other host: recent)."""
+    key = f"_rivet/{export}/owners/{unit_id}.json"
+    if dest.size(key) is None:
+        return False
+    owner = json.loads(dest.read_bytes(key))
+    if owner["host"] == socket.gethostname():
+        return bool(psutil.pid_exists(owner["pid"]))
+    return time.time() - owner["started"] < FOREIGN_OWNER_MAX_AGE_S
 
 
 def _dumps(obj: Any) -> bytes:
@@ -73,33 +103,42 @@ def commit(dest: Destination, unit: Unit, parts: list[WrittenPart], manifest: di
     dest.write_bytes(f"{unit.prefix}/manifest.json", body)
     dest.write_bytes(f"{unit.prefix}/_SUCCESS", ("sha256:" + hashlib.sha256(body).hexdigest() + "\n").encode())
     dest.delete(f"{unit.prefix}/intent.json")
+    dest.delete(unit.owner_key)
     return manifest
 
 
 def discard(dest: Destination, unit: Unit, parts: list[WrittenPart]) -> None:
-    """Remove the temp objects of a unit that will not be committed."""
-    for key in dest.list(unit.temp_prefix):
-        dest.delete(key)
+    """Remove the temp objects (and unfinished uploads) of a unit that will not be committed."""
+    dest.clear(unit.temp_prefix)
     for part in parts:
         dest.delete(part.temp_key)
+    dest.delete(unit.owner_key)
 
 
 def recover(dest: Destination, export: str) -> int:
-    """Undo what a crashed run left: half-promoted units (intent, no manifest) and temp parts. Returns count."""
+    """Undo what crashed runs left: half-promoted units (intent, no manifest) and temp parts. Returns count.
+
+    Units whose owner process is still alive (a concurrent run, another partition) are left alone.
+    """
     removed = 0
-    units = f"_rivet/{export}/units/"
-    for key in dest.list(units):
+    for key in dest.list(f"_rivet/{export}/units/"):
         if not key.endswith("/intent.json"):
             continue
         prefix = key[: -len("/intent.json")]
+        if _alive(dest, export, prefix.rsplit("/", 1)[1]):
+            continue
         if dest.size(f"{prefix}/manifest.json") is None:
             for final_key in json.loads(dest.read_bytes(key))["keys"]:
                 dest.delete(final_key)
                 removed += 1
         dest.delete(key)
-    for key in dest.list(f"_rivet/{export}/_tmp/"):
-        dest.delete(key)
-        removed += 1
+    tmp = f"_rivet/{export}/_tmp/"
+    for unit_id in sorted({k[len(tmp) :].split("/", 1)[0] for k in dest.list(tmp)}):
+        if not _alive(dest, export, unit_id):
+            removed += dest.clear(f"{tmp}{unit_id}/")
+    for key in dest.list(f"_rivet/{export}/owners/"):
+        if not _alive(dest, export, key.rsplit("/", 1)[1].removesuffix(".json")):
+            dest.delete(key)
     if removed:
         log.info("removed %d leftover object(s) of an interrupted run of %s", removed, export)
     return removed

@@ -26,10 +26,10 @@ import pyarrow as pa
 from rivet_core import __version__, commit
 from rivet_core.config import Config, DestinationConfig, ExportConfig, Tuning, parse_type_override
 from rivet_core.destinations import Placement, open_destination
-from rivet_core.errors import ConfigError, GateFailed, RivetError, StateError
+from rivet_core.errors import ConfigError, GateFailed, RivetError, SourceError, StateError
 from rivet_core.gates import validate_unit
 from rivet_core.notify import notify
-from rivet_core.quality import GateResult, QualityTracker, drift
+from rivet_core.quality import GateResult, QualityTracker, check_columns, drift
 from rivet_core.redact import redact
 from rivet_core.slices import (
     Slice,
@@ -92,7 +92,9 @@ class ExportResult:
     validated: str | None = None
     reconciled: str | None = None
     warnings: list[str] = field(default_factory=list)
+    retries: int = 0
     gates: list[dict[str, Any]] = field(default_factory=list)
+    units: list[dict[str, Any]] = field(default_factory=list)  # committed: slice bounds, rows, bytes, files
     schema_change: dict[str, Any] | None = None
     error: str | None = None
     destination: str = ""
@@ -356,15 +358,8 @@ class ExportJob:
         try:
             commit.recover(self.dest, self.export.name)
             self.checkpoint_run = self.resume_plan()
-            with self.source.snapshot() as snap:
-                plans = snap.plan(self.query, self.overrides, f"exports[{self.export.name}]")
-                self.result.schema = [
-                    {"name": p.name, "type": str(p.arrow_type), "source": p.source_type} for p in self.meta_plans(plans)
-                ]
-                self.check_drift()
-                slices = self.selected(self.plan_slices(snap))
-                self.start_checkpoint(slices)
-                deferred = self.run_slices(snap, slices, plans)
+            self.warn_pooler()
+            deferred = self.with_retries()
             try:
                 self.decide(self.run_tracker)  # chunked: quality over all chunks, before any is published
             except GateFailed:
@@ -428,6 +423,68 @@ class ExportJob:
                 self.result.warnings.append(r.message)
                 self.result.status = "degraded"
 
+    def snapshot_pass(self) -> list[Written]:
+        """Plan and write every slice inside one snapshot; returns the units whose commit is deferred."""
+        with self.source.snapshot() as snap:
+            plans = snap.plan(self.query, self.overrides, f"exports[{self.export.name}]")
+            self.result.schema = [
+                {"name": p.name, "type": str(p.arrow_type), "source": p.source_type} for p in self.meta_plans(plans)
+            ]
+            if self.export.quality:
+                names = [c["name"] for c in self.result.schema]
+                check_columns(self.export.quality, names, f"exports[{self.export.name}]")
+            self.check_drift()
+            slices = self.selected(self.plan_slices(snap))
+            self.start_checkpoint(slices)
+            return self.run_slices(snap, slices, plans)
+
+    def with_retries(self) -> list[Written]:
+        """`snapshot_pass`, again on a new connection (a new snapshot) after a transient source error.
+
+        `max_retries` times with exponential backoff from `retry_backoff_ms`; never once a file of this run was
+        committed, since a new snapshot would export its rows again.
+        """
+        while True:
+            try:
+                return self.snapshot_pass()
+            except SourceError as exc:
+                if not exc.transient or self.result.retries >= self.tuning.max_retries:
+                    raise
+                if self.result.files:
+                    raise SourceError(
+                        f"{exc}; not retried: {len(self.result.files)} file(s) of this run were already committed "
+                        f"and a retry would export their rows again; check them (`rivet state files -e "
+                        f"{self.export.name}`, `rivet reconcile`) and re-run (checkpointed chunks: `rivet run "
+                        "--resume`)"
+                    ) from None
+                self.result.retries += 1
+                delay = self.tuning.retry_backoff_ms * 2 ** (self.result.retries - 1) / 1000
+                log.warning(
+                    "%s: transient source error, retry %d/%d in %.1fs on a new connection: %s",
+                    self.export.name, self.result.retries, self.tuning.max_retries, delay, exc,
+                )  # fmt: skip
+                self.reset_attempt()
+                time.sleep(delay)
+
+    def reset_attempt(self) -> None:
+        """Forget what a failed, uncommitted attempt gathered (slices, progress, quality, fresh checkpoint run)."""
+        self.result.slices = []
+        self.streamed = 0
+        if self.run_tracker is not None:
+            self.run_tracker = QualityTracker(self.export.quality)
+        if self.chunk_run_id and self.checkpoint_run is None:  # a fresh checkpointed run re-plans in the new snapshot
+            self.state.finish_chunk_run(self.chunk_run_id, "abandoned")
+            self.chunk_run_id = None
+
+    def warn_pooler(self) -> None:
+        """One warning per run when a transaction pooler or proxy sits in front of the source (design §9)."""
+        from rivet_core.preflight import detect_pooler
+
+        warning = detect_pooler(self.source)
+        if warning:
+            log.warning("%s: %s", self.export.name, warning)
+            self.result.warnings.append(warning)
+
     def selected(self, slices: list[Slice]) -> list[Slice]:
         """Only the chunks asked for by key (Dagster chunk partitions), else all."""
         if not self.options.chunks:
@@ -471,6 +528,12 @@ class ExportJob:
             )
         self.chunk_run_id = active["run_id"]
         finished = {t["index"] for t in tasks if t["status"] == "completed"}
+        for m in commit.manifests(self.dest, e.name):  # committed, then killed before its checkpoint: done
+            if m.get("chunk_run") == active["run_id"] and (index := int(m["slice"]["key"][5:])) not in finished:
+                self.state.update_chunk(
+                    active["run_id"], index, "completed", _now(), rows=m["row_count"], files=len(m["parts"])
+                )
+                finished.add(index)
         log.info(
             "%s: resuming run %s: %d of %d chunks left",
             e.name,
@@ -608,6 +671,7 @@ class ExportJob:
             f"{self.now:%Y%m%d_%H%M%S}_{self.run_id}" + ("" if slc.key in ("full", "incremental") else f"_{slc.key}"),
         )
         schema = target_schema(self.meta_plans(plans))
+        commit.claim(dest, unit)
         writer = RollingWriter(
             schema,
             format_options(export),
@@ -640,6 +704,7 @@ class ExportJob:
             self.result.slices.append(slc.describe())
         if not parts:
             log.info("%s: no rows in %s; nothing written", export.name, slc.key)
+            commit.discard(dest, unit, [])
             return None
         manifest = self.manifest(slc, last_key, schema)
         return Written(unit, parts, manifest, "match" if reconciled else None, writer.rows)
@@ -651,13 +716,13 @@ class ExportJob:
                 self.options.progress(self.export.name, self.streamed, self.result.bytes)
 
     def publish(self, written: Written) -> None:
-        """Commit a written unit (manifest last), replace an older version of its window, then validate/state."""
+        """Commit a written unit (manifest last), replace older versions of its window/chunk, then validate/state."""
         manifest = commit.commit(self.dest, written.unit, written.parts, written.manifest)
-        if self.export.mode == "time_window":
+        if manifest.get("replaces_slice"):
             replaced = commit.supersede(self.dest, self.export.name, manifest)
             if replaced:
                 log.info(
-                    "%s: window %s replaced %d older version(s)",
+                    "%s: %s replaced %d older version(s)",
                     self.export.name,
                     written.manifest["slice"]["key"],
                     replaced,
@@ -712,8 +777,10 @@ class ExportJob:
             "schema_fingerprint": "sha256:" + hashlib.sha256(schema_text.encode()).hexdigest()[:16],
             "slice": slc.describe(),
         }
-        if e.mode == "time_window":
-            body["replaces_slice"] = True
+        if e.mode == "time_window" or (e.mode == "chunked" and self.options.chunks):
+            body["replaces_slice"] = True  # a window, or a chunk asked for by key (a Dagster partition)
+        if self.chunk_run_id:
+            body["chunk_run"] = self.chunk_run_id  # lets --resume trust the destination over a lagging checkpoint
         if e.mode == "incremental" and last_key is not None:
             body["cursor"] = {"column": self.cursor_label(), "value": encode_value(last_key)}
         return body
@@ -734,6 +801,9 @@ class ExportJob:
             r.rows += manifest["row_count"]
             r.bytes += manifest["bytes"]
             r.reconciled = reconciled or r.reconciled
+            r.units.append(
+                {**manifest["slice"], "rows": manifest["row_count"], "bytes": manifest["bytes"], "files": uris}
+            )
             if self.options.validate:
                 r.validated = "failed" if problems or r.validated == "failed" else "passed"
         if problems:
@@ -786,6 +856,13 @@ def chunk_reconcile(config: Config, export: ExportConfig) -> list[dict[str, Any]
     return out
 
 
+def chunk_keys(config: Config, export: ExportConfig) -> list[str]:
+    """The keys (`chunk_key` of each aligned lower bound) of an export's non-empty chunks now, from MIN/MAX + seeks."""
+    job = ExportJob(config, export, RunOptions())
+    with job.source.snapshot() as snap:
+        return [chunk_key(s.lo) for s in job.chunk_plan(snap)]
+
+
 def run_export(config: Config, name: str, options: RunOptions | None = None) -> ExportResult:
     """Run one export of `config` by name."""
     return ExportJob(config, config.export(name), options or RunOptions()).run()
@@ -815,6 +892,7 @@ def write_frames(
     writer: RollingWriter | None = None
     try:
         commit.recover(dest, name)
+        commit.claim(dest, unit)
         for frame in frames:
             table = frame.to_arrow() if isinstance(frame, pl.DataFrame) else pa.Table.from_batches([frame])
             if writer is None:
@@ -826,6 +904,7 @@ def write_frames(
             meter.sample()
         if writer is None:
             result.warnings.append("the output had no frames; nothing written")
+            commit.discard(dest, unit, [])
             return result
         parts = writer.finish(True)
         schema = writer.schema
@@ -854,7 +933,7 @@ def write_frames(
     except BaseException as exc:
         if writer is not None:
             writer.abort()
-            commit.discard(dest, unit, writer.parts)
+        commit.discard(dest, unit, writer.parts if writer else [])
         if not isinstance(exc, RivetError):
             raise
         result.status, result.error = "failed", redact(str(exc).splitlines()[0], [])

@@ -196,6 +196,7 @@ class RollingWriter:
     _part: ParquetPart | CsvPart | None = None
     _part_rows: int = 0
     _part_arrow: int = 0
+    _closed_arrow: int = 0
     _temp_key: str = ""
     _final_key: str = ""
 
@@ -217,7 +218,9 @@ class RollingWriter:
             return False
         written = self._part.sink.bytes
         flushed_arrow = self._part_arrow - self._part.pending_bytes
-        ratio = written / flushed_arrow if written and flushed_arrow > 0 else 1.0
+        # bytes per Arrow byte, learned from this part's flushed row groups and every part closed before it
+        seen_arrow = flushed_arrow + self._closed_arrow
+        ratio = (written + sum(p.bytes for p in self.parts)) / seen_arrow if seen_arrow > 0 else 1.0
         return written + (self._part.pending_bytes + batch.nbytes) * ratio > limit
 
     def _open(self) -> None:
@@ -236,6 +239,7 @@ class RollingWriter:
         self._part.close()
         sink = self._part.sink
         self.parts.append(WrittenPart(self._temp_key, self._final_key, self._part_rows, sink.bytes, sink.fingerprint))
+        self._closed_arrow += self._part_arrow
         self._part = None
 
     def finish(self, write_empty: bool) -> list[WrittenPart]:
@@ -250,6 +254,8 @@ class RollingWriter:
         """Close the open part without recording it (its temp object is removed by the caller)."""
         if self._part is not None:
             try:
+                self._part.close()  # finishes the encoder too, so nothing writes to a closed file later
+            except Exception:  # noqa: BLE001 - the part is being thrown away; the original error matters
                 self._part.sink.close()
             finally:
                 self._part = None
