@@ -501,10 +501,15 @@ class ExportJob:
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    @property
+    def checkpointed(self) -> bool:
+        """Chunk checkpoints apply, unless chunks are asked for by key (Dagster partitions track them instead)."""
+        return self.export.mode == "chunked" and self.export.chunk_checkpoint and not self.options.chunks
+
     def resume_plan(self) -> list[Slice] | None:
         """On --resume, the unfinished chunks of the in-progress checkpointed run; refuse what cannot resume."""
         e = self.export
-        if not (e.mode == "chunked" and e.chunk_checkpoint):
+        if not self.checkpointed:
             if self.options.resume:
                 raise ConfigError(f"--resume: export {e.name} is not a chunked export with chunk_checkpoint: true")
             return None
@@ -529,7 +534,8 @@ class ExportJob:
         self.chunk_run_id = active["run_id"]
         finished = {t["index"] for t in tasks if t["status"] == "completed"}
         for m in commit.manifests(self.dest, e.name):  # committed, then killed before its checkpoint: done
-            if m.get("chunk_run") == active["run_id"] and (index := int(m["slice"]["key"][5:])) not in finished:
+            index = int(m["slice"]["key"].removeprefix("chunk")) if m.get("chunk_run") == active["run_id"] else None
+            if index is not None and index not in finished:
                 self.state.update_chunk(
                     active["run_id"], index, "completed", _now(), rows=m["row_count"], files=len(m["parts"])
                 )
@@ -549,7 +555,7 @@ class ExportJob:
 
     def start_checkpoint(self, slices: list[Slice]) -> None:
         """Record a new checkpointed chunk run (not on --resume: its tasks exist)."""
-        if not (self.export.mode == "chunked" and self.export.chunk_checkpoint) or self.chunk_run_id:
+        if not self.checkpointed or self.chunk_run_id:
             return
         self.chunk_run_id = self.run_id
         plan = [
@@ -666,10 +672,8 @@ class ExportJob:
     def run_unit(self, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> Written | None:
         """Stream one slice into temp parts and decide its gates; nothing becomes visible here."""
         export, dest = self.export, self.dest
-        unit = commit.Unit(
-            export.name,
-            f"{self.now:%Y%m%d_%H%M%S}_{self.run_id}" + ("" if slc.key in ("full", "incremental") else f"_{slc.key}"),
-        )
+        suffix = "" if slc.key in ("full", "incremental") else f"_{slc.key}"
+        unit = commit.Unit(export.name, f"{self.now:%Y%m%d_%H%M%S_%f}_{self.run_id}{suffix}")  # µs: sorts by start
         schema = target_schema(self.meta_plans(plans))
         commit.claim(dest, unit)
         writer = RollingWriter(
@@ -860,6 +864,7 @@ def chunk_keys(config: Config, export: ExportConfig) -> list[str]:
     """The keys (`chunk_key` of each aligned lower bound) of an export's non-empty chunks now, from MIN/MAX + seeks."""
     job = ExportJob(config, export, RunOptions())
     with job.source.snapshot() as snap:
+        snap.plan(job.query, job.overrides, f"exports[{export.name}]")  # column types for the bound seek keys
         return [chunk_key(s.lo) for s in job.chunk_plan(snap)]
 
 
@@ -887,7 +892,7 @@ def write_frames(
     placement = open_destination(destination, name, name, run_id, now, base_dir)
     dest = placement.destination
     result.destination = dest.uri(placement.data_prefix)
-    unit = commit.Unit(name, f"{now:%Y%m%d_%H%M%S}_{run_id}")
+    unit = commit.Unit(name, f"{now:%Y%m%d_%H%M%S_%f}_{run_id}")
     stem = "/".join(filter(None, [placement.data_prefix, f"{name}_{now:%Y%m%d_%H%M%S}_{run_id}"]))
     writer: RollingWriter | None = None
     try:

@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from rivet_core.config import QualityConfig
+from rivet_core.errors import ConfigError
 
 log = logging.getLogger("rivet")
 
@@ -131,6 +132,20 @@ class QualityTracker:
                 )
             )
         return out
+
+
+def check_columns(config: QualityConfig, columns: list[str], path: str) -> None:
+    """Every column a rule names is in the export's output; else a ConfigError naming the rule (not a crash)."""
+    named = {
+        "null_ratio_max": list(config.null_ratio_max.value) if config.null_ratio_max else [],
+        "unique_columns": config.unique_columns.value if config.unique_columns else [],
+    }
+    for rule, names in named.items():
+        missing = [n for n in names if n not in columns]
+        if missing:
+            raise ConfigError(
+                f"{path}.quality.{rule}: no column {', '.join(missing)} in the output (columns: {', '.join(columns)})"
+            )
 
 
 def drift(previous: list[dict[str, str]] | None, current: list[dict[str, str]]) -> dict[str, Any] | None:

@@ -53,10 +53,41 @@ def _conninfo(url: str, tls: TlsConfig | None) -> str:
     return make_conninfo(url, **extra)
 
 
+# Retried on a new connection (design §3 tuning): serialization failure, deadlock, too many connections, lock
+# timeout, admin/crash shutdown, server starting up, and every connection exception (class 08).
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "53300", "55P03", "57P01", "57P02", "57P03"}
+# Connection failures arrive without a SQLSTATE (libpq reports them client-side): these texts mean "try again".
+_TRANSIENT_TEXTS = (
+    "server closed the connection",
+    "connection refused",
+    "connection reset",
+    "connection timed out",
+    "timeout expired",
+    "terminating connection",
+    "the connection is lost",
+    "no connection to the server",
+    "could not receive data",
+    "could not send data",
+    "too many clients",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a driver error is worth a retry on a new connection; auth, syntax, missing objects are not."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate:
+        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
+    text = str(exc).lower()
+    return any(marker in text for marker in _TRANSIENT_TEXTS)
+
+
 def source_error(exc: BaseException, url: str) -> SourceError:
-    """A driver error as one redacted line naming what failed."""
+    """A driver error as one redacted line naming what failed, classified transient or permanent."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return SourceError(f"postgres: {redact(text, [url])}")
+    return SourceError(f"postgres: {redact(text, [url])}", transient=is_transient(exc))
 
 
 class PostgresSource:
@@ -96,8 +127,34 @@ class PostgresSource:
         except psycopg.Error as exc:
             raise source_error(exc, self.url) from None
         finally:
-            control.rollback()
+            with suppress(psycopg.Error):  # a killed backend must not hide the error that ended the snapshot
+                control.rollback()
             control.close()
+
+    def pooler_warning(self) -> str | None:
+        """A warning when the server sits behind a transaction-mode pooler (pgBouncer, Odyssey; design §9).
+
+        Without a pooler a client keeps one backend: its `pg_backend_pid()` never changes between transactions
+        and a second client never sees the same pid. A transaction pooler hands server connections out per
+        transaction (pgBouncer reuses the last released one first), so either shows.
+        """
+        try:
+            with closing(self.connect()) as first, closing(self.connect()) as second:
+                pids = []
+                for conn in (first, second, first):
+                    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+                    conn.commit()
+                    pids.append(row[0] if row else None)
+        except psycopg.Error as exc:
+            raise source_error(exc, self.url) from None
+        if pids[0] == pids[1] or pids[0] != pids[2]:
+            return (
+                "postgres: a transaction-mode connection pooler (pgBouncer/Odyssey) is in front of the server "
+                "(backend pid changed between transactions); the export still runs in one transaction with "
+                "SET LOCAL settings, but a pooler timeout can cut a long export: prefer a direct or session-mode "
+                "connection for large exports"
+            )
+        return None
 
     def primary_key(self, table: tuple[str | None, str]) -> list[str]:
         """Primary key columns of a table, in key order."""
@@ -220,7 +277,7 @@ class PgSnapshot:
                 self._bind(cur, params)
                 cur.execute(statement)
                 yield cur
-            except adbc.Error as exc:
+            except (adbc.Error, OSError) as exc:  # a failure while streaming surfaces from Arrow as OSError
                 self._drop_reader(cur)
                 raise source_error(exc, self.source.url) from None
             finally:
