@@ -522,7 +522,7 @@ class ExportJob:
         done = sum(t["status"] == "completed" for t in tasks)
         if not self.options.resume:
             raise StateError(
-                f"{e.name}: checkpointed run {active['run_id']} is in progress ({done}/{len(tasks)} chunks done); "
+                f"checkpointed run {active['run_id']} is in progress ({done}/{len(tasks)} chunks done); "
                 f"continue it with `rivet run --resume -e {e.name}` or abandon it with "
                 f"`rivet state reset-chunks -e {e.name}`"
             )
