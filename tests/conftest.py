@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import gcs_emulator, moto_s3  # noqa: F401  (session-scoped S3 and GCS servers, started on use)
+
+import rivet_core  # noqa: F401  (first: it loads the MySQL C extension before pyarrow can)
 
 PG_URL = os.environ.get("RIVET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MYSQL_URL = os.environ.get("RIVET_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")

@@ -269,11 +269,18 @@ class PgSnapshot:
         return lambda i: f"current_setting('rivet.p{i}')::{quote_ident(typ)}"
 
     @contextmanager
-    def _statement(self, statement: str, params: list[Any]) -> Iterator[Any]:
-        """An executed ADBC cursor (bounds bound first); a driver error drops the connection and is redacted."""
+    def _statement(self, statement: str, params: list[Any], unbounded: bool = False) -> Iterator[Any]:
+        """An executed ADBC cursor (bounds bound first); a driver error drops the connection and is redacted.
+
+        `unbounded` lifts statement_timeout for the data COPY, whose length is the stream's (throttling makes
+        it long on purpose); planning statements stay bounded (README: Tuning).
+        """
+        timeout_ms = "0" if unbounded else _settings(self.source.tuning)[0]
         with self._lock:
             cur = self._reader().cursor()
             try:
+                cur.execute("SELECT set_config('statement_timeout', $1, true)", parameters=(timeout_ms,))
+                cur.fetchall()
                 self._bind(cur, params)
                 cur.execute(statement)
                 yield cur
@@ -295,7 +302,7 @@ class PgSnapshot:
         statement, params = sql.select(query, slc, exprs, quote_ident, self.placeholder(slc))
         schema = target_schema(plans)
         throttle = self.source.tuning.throttle_ms / 1000
-        with self._statement(statement, params) as cur:
+        with self._statement(statement, params, unbounded=True) as cur:
             for raw in cur.fetch_record_batch():
                 for offset in range(0, raw.num_rows, batch_size):
                     yield finish_batch(raw.slice(offset, batch_size), plans, schema)
