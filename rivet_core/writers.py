@@ -255,7 +255,7 @@ class RollingWriter:
         if self._part is not None:
             try:
                 self._part.close()  # finishes the encoder too, so nothing writes to a closed file later
-            except Exception:  # noqa: BLE001 - the part is being thrown away; the original error matters
+            except Exception:
                 self._part.sink.close()
             finally:
                 self._part = None
