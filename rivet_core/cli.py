@@ -359,17 +359,22 @@ def state_reset(config: str, export: str) -> None:
     click.echo(f"state of {export} reset")
 
 
+def _store(config: str, export: str) -> Any:
+    """The state store next to `config`, after checking that `export` exists."""
+    from rivet_core.state import StateStore
+
+    cfg = _load(config)
+    cfg.export(export)
+    return StateStore.open(cfg.base_dir)
+
+
 @state.command("files")
 @config_option
 @click.option("-e", "--export", "export", required=True)
 def state_files(config: str, export: str) -> None:
     """Files recorded for an export."""
-    from rivet_core.state import StateStore
-
     with _user_errors():
-        cfg = _load(config)
-        cfg.export(export)
-        files = StateStore.open(cfg.base_dir).files(export)
+        files = _store(config, export).files(export)
     click.echo(json.dumps(files, indent=2, default=str))
 
 
@@ -378,12 +383,8 @@ def state_files(config: str, export: str) -> None:
 @click.option("-e", "--export", "export", required=True)
 def state_chunks(config: str, export: str) -> None:
     """Checkpointed chunk runs of an export and their tasks (status, attempts, rows, files)."""
-    from rivet_core.state import StateStore
-
     with _user_errors():
-        cfg = _load(config)
-        cfg.export(export)
-        store = StateStore.open(cfg.base_dir)
+        store = _store(config, export)
         runs = [{**r, "tasks": store.chunk_tasks(r["run_id"])} for r in store.chunk_runs(export)]
     click.echo(json.dumps(runs, indent=2, default=str))
 
@@ -393,12 +394,8 @@ def state_chunks(config: str, export: str) -> None:
 @click.option("-e", "--export", "export", required=True)
 def state_reset_chunks(config: str, export: str) -> None:
     """Abandon the in-progress checkpointed run (committed chunks stay); the next run plans afresh."""
-    from rivet_core.state import StateStore
-
     with _user_errors():
-        cfg = _load(config)
-        cfg.export(export)
-        count = StateStore.open(cfg.base_dir).reset_chunks(export)
+        count = _store(config, export).reset_chunks(export)
     click.echo(f"abandoned {count} in-progress chunk run(s) of {export}")
 
 
