@@ -5,7 +5,11 @@
 run's numbers become the materialization metadata; a failed run fails the step and records no materialization.
 `load_input` returns a `pl.LazyFrame` over the files the upstream asset's committed manifests list.
 
-A destination kind is one subclass saying where assets that are not exports go (`RivetLocalIOManager` here).
+A destination kind is one subclass saying where assets that are not exports go: `RivetLocalIOManager`,
+`RivetS3IOManager`, `RivetGcsIOManager`. Each export asset uses the one of its `destination.type`, and an export's
+own files are written and read with its destination's settings (credentials, endpoint) from rivet.yaml; the IO
+manager's fields place the other assets' outputs, with the same fields and credential rules as a rivet.yaml
+destination (`*_env` names environment variables: no secret in Dagster config).
 """
 
 from __future__ import annotations
@@ -32,28 +36,44 @@ from dagster import (
 )
 from pydantic import Field
 
-from rivet_core import commit
-from rivet_core.config import Config, DestinationConfig, ExportConfig, LocalDestination, load_config, parse_file_size
+from rivet_core.config import (
+    Config,
+    DestinationConfig,
+    ExportConfig,
+    GcsDestination,
+    LocalDestination,
+    S3Destination,
+    load_config,
+    parse_file_size,
+)
 from rivet_core.destinations import open_destination
-from rivet_core.destinations.base import Destination
 from rivet_core.engine import ExportJob, ExportResult, RunOptions, write_frames
 from rivet_core.errors import ConfigError
+from rivet_core.scan import current_units, scan
 from rivet_core.state import StateStore
 from rivet_core.writers import FormatOptions
+from rivet_dagster.partitions import partition_of
 
 EXPORT_METADATA_KEY = "rivet/export"  # definition metadata naming the export behind an asset
 
 
-@dataclass(frozen=True)
+@dataclass
 class ExportRun:
-    """What an export asset hands its IO manager: one export to run through rivet_core's engine."""
+    """What an export asset hands its IO manager: one export run through rivet_core's engine (at most once).
+
+    Export assets run it in their body, so that gate results become check results before the IO manager
+    records the materialization; the IO manager then only records the metadata.
+    """
 
     config: Config
     export: ExportConfig
     options: RunOptions = field(default_factory=RunOptions)
+    result: ExportResult | None = None
 
     def run(self) -> ExportResult:
-        return ExportJob(self.config, self.export, self.options).run()
+        if self.result is None:
+            self.result = ExportJob(self.config, self.export, self.options).run()
+        return self.result
 
 
 def result_metadata(result: ExportResult) -> dict[str, Any]:
@@ -72,6 +92,11 @@ def result_metadata(result: ExportResult) -> dict[str, Any]:
         "run_id": result.run_id,
         "status": result.status,
     }
+    if result.gates:
+        meta["gates"] = MetadataValue.json(result.gates)
+    for name in ("validated", "reconciled"):
+        if getattr(result, name) is not None:
+            meta[name] = getattr(result, name)
     if result.cursor is not None:
         meta["cursor"] = MetadataValue.json(result.cursor)
     if result.query:
@@ -83,24 +108,9 @@ def result_metadata(result: ExportResult) -> dict[str, Any]:
     return meta
 
 
-def current_files(dest: Destination, name: str, incremental: bool) -> list[str]:
-    """URIs of the data an asset holds now, from its committed manifests (since the last `rivet state reset`).
-
-    Incremental units add up; otherwise the newest unit of each slice wins (the whole table, a chunk, a window).
-    """
-    watermark = commit.latest_reset(dest, name)
-    units = sorted(
-        (m for m in commit.current_manifests(dest, name) if watermark is None or m["unit_id"] > watermark),
-        key=lambda m: m["unit_id"],
-    )
-    if not incremental:
-        units = sorted({m["slice"]["key"]: m for m in units}.values(), key=lambda m: m["unit_id"])
-    return [dest.uri(p["key"]) for m in units for p in m["parts"]]
-
-
 @contextmanager
-def _rivet_log_to(dagster_log: DagsterLogManager) -> Iterator[None]:
-    """Show rivet's log lines (cursor recovery, empty slices) in the Dagster run log while a run is handled."""
+def rivet_step(dagster_log: DagsterLogManager) -> Iterator[None]:
+    """rivet's log lines into the run log while rivet works; a config error fails the step with just its text."""
     logger = logging.getLogger("rivet")
 
     class _Forward(logging.Handler):
@@ -113,6 +123,8 @@ def _rivet_log_to(dagster_log: DagsterLogManager) -> Iterator[None]:
         logger.setLevel(logging.INFO)
     try:
         yield
+    except ConfigError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from None
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
@@ -151,42 +163,45 @@ class RivetIOManager(ConfigurableIOManager):
                 f"pl.DataFrame batches, not {type(obj).__name__}",
                 allow_retries=False,
             )
-        with _rivet_log_to(context.log):
-            try:
-                if isinstance(obj, ExportRun):
-                    result = obj.run()
-                else:
-                    frames = [obj] if isinstance(obj, pl.DataFrame) else obj
-                    base_dir, options = self._config().base_dir, self._format_options()
-                    state = StateStore.open(base_dir)
-                    result = write_frames(frames, self.destination_for(key), _name(key), options, base_dir, state)
-            except ConfigError as exc:
-                raise Failure(description=str(exc), allow_retries=False) from None
+        with rivet_step(context.log):
+            if isinstance(obj, ExportRun):
+                result = obj.run()
+            else:
+                frames = [obj] if isinstance(obj, pl.DataFrame) else obj
+                base_dir, options = self._config().base_dir, self._format_options()
+                state = StateStore.open(base_dir)
+                result = write_frames(frames, self.destination_for(key), _name(key), options, base_dir, state)
         metadata = result_metadata(result)
         if result.status == "failed":
             raise Failure(description=result.error, metadata=metadata)
         context.add_output_metadata(metadata)
 
     def load_input(self, context: InputContext) -> pl.LazyFrame:
-        """A LazyFrame over the upstream asset's committed files (nothing is read until it is collected)."""
+        """A LazyFrame over the upstream asset's committed files, of the partitions asked for when partitioned.
+
+        Nothing is read until the frame is collected.
+        """
         upstream = context.upstream_output
         assert upstream is not None
         config = self._config()
         key = upstream.asset_key
         export_name = (upstream.definition_metadata or {}).get(EXPORT_METADATA_KEY)
-        if export_name:
-            export = config.export(str(export_name))
+        export = config.export(str(export_name)) if export_name else None
+        if export:
             name, fmt, incremental = export.name, export.format, export.mode == "incremental"
             target, table = export.destination, export.source_table[1] if export.source_table else name
         else:
             name, fmt, incremental = _name(key), self.format, False
             target, table = self.destination_for(key), name
-        dest = open_destination(target, name, table, "", dt.datetime.now(dt.UTC), config.base_dir).destination
-        files = current_files(dest, name, incremental)
-        if not files:
+        with rivet_step(context.log):
+            dest = open_destination(target, name, table, "", dt.datetime.now(dt.UTC), config.base_dir).destination
+            units = current_units(dest, name, incremental)
+        if export and context.has_asset_partitions:
+            wanted = set(context.asset_partition_keys)
+            units = [m for m in units if partition_of(export, m["slice"]) in wanted]
+        if not units:
             context.log.warning(f"{key.to_user_string()}: nothing committed at {dest.uri()} yet; an empty frame")
-            return pl.LazyFrame()
-        return pl.scan_parquet(files) if fmt == "parquet" else pl.scan_csv(files)
+        return scan(dest, units, fmt)
 
 
 class RivetLocalIOManager(RivetIOManager):
@@ -201,3 +216,64 @@ class RivetLocalIOManager(RivetIOManager):
 def _name(key: AssetKey) -> str:
     """The rivet unit name of a non-export asset: its key parts joined by `__` (file-name safe)."""
     return "__".join(key.path)
+
+
+class _ObjectStoreFields(RivetIOManager):
+    """Where non-export assets go in a bucket: `<prefix>/<asset key path>/`."""
+
+    bucket: str | None = Field(default=None, description="Bucket for non-export assets (exports use their own).")
+    prefix: str = Field(default="rivet/assets", description="Key prefix under which each asset gets a folder.")
+    endpoint: str | None = Field(default=None, description="Service endpoint (an S3-compatible store, an emulator).")
+    allow_anonymous: bool = Field(default=False, description="Unsigned requests when no credentials are set.")
+
+    def _bucket(self, key: AssetKey) -> str:
+        if not self.bucket:
+            raise Failure(
+                description=f"{key.to_user_string()}: set `bucket` on {type(self).__name__} to store assets that "
+                "are not rivet exports",
+                allow_retries=False,
+            )
+        return self.bucket
+
+    def _prefix(self, key: AssetKey) -> str:
+        return "/".join([self.prefix.strip("/"), *key.path]).strip("/")
+
+
+class RivetS3IOManager(_ObjectStoreFields):
+    """Non-export assets go to `s3://<bucket>/<prefix>/<asset key path>/` (credentials as in a rivet.yaml)."""
+
+    region: str | None = None
+    access_key_env: str | None = Field(default=None, description="Environment variable holding the access key id.")
+    secret_key_env: str | None = Field(default=None, description="Environment variable holding the secret key.")
+    session_token_env: str | None = None
+    aws_profile: str | None = None
+
+    def destination_for(self, key: AssetKey) -> DestinationConfig:
+        fields = ("region", "endpoint", "access_key_env", "secret_key_env", "session_token_env", "aws_profile")
+        settings = {f: getattr(self, f) for f in fields}
+        return S3Destination(
+            type="s3", bucket=self._bucket(key), prefix=self._prefix(key), allow_anonymous=self.allow_anonymous,
+            **settings,
+        )  # fmt: skip
+
+
+class RivetGcsIOManager(_ObjectStoreFields):
+    """Non-export assets go to `gs://<bucket>/<prefix>/<asset key path>/` (default credentials or a file)."""
+
+    credentials_file: str | None = Field(default=None, description="google-auth JSON file (relative to the config).")
+
+    def destination_for(self, key: AssetKey) -> DestinationConfig:
+        return GcsDestination(
+            type="gcs", bucket=self._bucket(key), prefix=self._prefix(key), endpoint=self.endpoint,
+            credentials_file=self.credentials_file, allow_anonymous=self.allow_anonymous,
+        )  # fmt: skip
+
+
+def io_manager_for(kind: str, config_path: str) -> RivetIOManager:
+    """The default IO manager for a destination kind (object stores: exports only until `bucket` is set)."""
+    managers: dict[str, type[RivetIOManager]] = {
+        "local": RivetLocalIOManager,
+        "s3": RivetS3IOManager,
+        "gcs": RivetGcsIOManager,
+    }
+    return managers[kind](config_path=config_path)

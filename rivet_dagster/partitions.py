@@ -1,0 +1,102 @@
+"""Partitions of rivet exports: time windows for `time_window`, aligned chunk ranges for `chunked` (design §4, §11).
+
+- time_window → `TimeWindowPartitionsDefinition` in UTC, one partition per `dagster.window` (default day), keys in
+  rivet's window format (`2026-11-01`, hourly `2026-11-01-13:00`), weeks from Monday. Only complete windows are
+  partitions (the current one is not, Dagster's convention). The first one is `dagster.partition_start`, else
+  `DEFAULT_PARTITION_START`: a fixed date, so the partition set never shifts from one load to the next.
+- chunked with aligned `chunk_size` ranges on an integer key → `DynamicPartitionsDefinition` named
+  `rivet_chunks_<export>` whose keys are `rivet_core.slices.chunk_key(lower bound)` (zero-padded, so they sort).
+  A range keeps its key when the table grows, so a partition is never renamed. Keys live in the Dagster instance:
+  `register_chunks` (the sensor and `python -m rivet_dagster.register_chunks`) adds them. Other chunkings
+  (`chunk_count`, `chunk_dense`, `chunk_by_days`) move their boundaries with the data and stay unpartitioned.
+- A run over several partitions (a backfill, `--partition-range`) is one rivet run: `BackfillPolicy.single_run()`,
+  so the windows or chunks share one snapshot and `parallel` applies within it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from dagster import (
+    BackfillPolicy,
+    DagsterInstance,
+    DynamicPartitionsDefinition,
+    PartitionsDefinition,
+    TimeWindowPartitionsDefinition,
+)
+
+from rivet_core.config import Config, ExportConfig
+from rivet_core.engine import RunOptions, chunk_keys
+from rivet_core.slices import WINDOW_FORMATS, chunk_key
+
+log = logging.getLogger("rivet")
+
+DEFAULT_PARTITION_START = dt.datetime(2026, 1, 1)
+# Window starts as cron: rivet's windows are UTC, weeks start on Monday, months on the 1st.
+_CRON = {"hour": "0 * * * *", "day": "0 0 * * *", "week": "0 0 * * 1", "month": "0 0 1 * *"}
+
+
+def chunk_partitions_name(export: ExportConfig) -> str:
+    """The instance-wide name of an export's dynamic chunk partitions."""
+    return f"rivet_chunks_{export.name}"
+
+
+def partitioned_by_chunks(export: ExportConfig) -> bool:
+    """Chunked exports whose chunks are aligned `chunk_size` ranges (their keys never move)."""
+    return export.mode == "chunked" and not (export.chunk_count or export.chunk_dense or export.chunk_by_days)
+
+
+def partitions_def(config: Config, export: ExportConfig) -> PartitionsDefinition | None:
+    """The export's partitions (None: one unpartitioned asset). Reads only the config."""
+    if export.mode == "time_window":
+        settings = config.dagster_for(export)
+        unit = settings.window or "day"
+        start = settings.partition_start or DEFAULT_PARTITION_START
+        if not isinstance(start, dt.datetime):
+            start = dt.datetime.combine(start, dt.time())
+        if start.tzinfo is not None:
+            start = start.astimezone(dt.UTC).replace(tzinfo=None)
+        return TimeWindowPartitionsDefinition(
+            start=start, fmt=WINDOW_FORMATS[unit], cron_schedule=_CRON[unit], timezone="UTC"
+        )
+    if partitioned_by_chunks(export):
+        return DynamicPartitionsDefinition(name=chunk_partitions_name(export))
+    return None
+
+
+def backfill_policy(partitions: PartitionsDefinition | None) -> BackfillPolicy | None:
+    """One run per backfill of a partitioned export: its windows or chunks share a snapshot and `parallel`."""
+    return BackfillPolicy.single_run() if partitions is not None else None
+
+
+def run_options(export: ExportConfig, partition_keys: Sequence[str]) -> RunOptions:
+    """The rivet run of a partitioned step: its windows or chunks (an unpartitioned step: everything)."""
+    if not partition_keys:
+        return RunOptions()
+    if export.mode == "time_window":
+        return RunOptions(windows=list(partition_keys))
+    return RunOptions(chunks=list(partition_keys))
+
+
+def partition_of(export: ExportConfig, unit: dict[str, Any]) -> str:
+    """The partition key of a committed unit (`ExportResult.units` entry): its window, or its chunk's key."""
+    return str(unit["key"]) if export.mode == "time_window" else chunk_key(unit["lo"])
+
+
+def register_chunks(instance: DagsterInstance, config: Config, export: ExportConfig) -> tuple[list[str], list[str]]:
+    """Add the export's current chunk keys to the instance; returns (all keys now, the newly added ones).
+
+    Opens a source connection (MIN/MAX and key seeks): call it from a sensor, a schedule or a CLI step,
+    never while loading definitions.
+    """
+    keys = chunk_keys(config, export)
+    name = chunk_partitions_name(export)
+    known = set(instance.get_dynamic_partitions(name))
+    new = [k for k in keys if k not in known]
+    if new:
+        instance.add_dynamic_partitions(name, new)
+        log.info("%s: %d new chunk partition(s) registered: %s … %s", export.name, len(new), new[0], new[-1])
+    return keys, new
