@@ -10,7 +10,10 @@ started here on free loopback ports.
 A candidate whose package is missing is skipped; `--python` runs the children with another interpreter (s3fs pins
 an older botocore than boto3's, so it may need its own venv). GCS sizes default smaller: the emulator appends each
 resumable chunk by rewriting the whole object so far (quadratic), which would measure the emulator, not the client.
-Usage: `.venv/bin/python bench/object_store_upload.py [--mib 1024] [--gcs-mib 256] [--repeat 3] [--only NAME…]`.
+With `--export TABLE`, instead: one `rivet run` (full, Parquet zstd) of a Postgres table to a local folder, to S3 and
+to GCS, each a child process: seconds and its peak RSS (wait4), to compare the object stores with the local disk.
+Usage: `.venv/bin/python bench/object_store_upload.py [--mib 1024] [--gcs-mib 256] [--repeat 3] [--only NAME…]`
+       `.venv/bin/python bench/object_store_upload.py --export bench_events` (table made by bench/pg_export.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -125,6 +129,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=S3 + GCS, choices=S3 + GCS)
     parser.add_argument("--repeat", type=int, default=3, help="runs per candidate (median reported)")
     parser.add_argument("--python", default=sys.executable, help="interpreter for the candidate processes")
+    parser.add_argument("--export", metavar="TABLE", help="compare `rivet run` of TABLE to local, S3 and GCS")
     parser.add_argument("--child", nargs=4, metavar=("NAME", "ENDPOINT", "BUCKET", "MIB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -134,6 +139,11 @@ def main() -> None:
 
     from servers import GcsEmulator, MotoS3
 
+    if args.export:
+        for kind, server in (("local", None), ("s3", MotoS3()), ("gcs", GcsEmulator())):
+            seconds, rss = _export(args.export, kind, server)
+            print(f"rivet run -> {kind:5}  {seconds:6.2f} s  peak RSS {rss:5.0f} MiB", flush=True)
+        return
     for names, make, mib in ((S3, MotoS3, args.mib), (GCS, GcsEmulator, args.gcs_mib)):
         for name in [n for n in names if n in args.only]:
             if not _available(name, args.python):
@@ -152,6 +162,37 @@ def main() -> None:
                 f"CPU {cpu:4.1f} s  peak RSS {peak:5} MiB (+{own} MiB while uploading)",
                 flush=True,
             )
+
+
+def _export(table: str, kind: str, server: Any) -> tuple[float, float]:
+    """One full `rivet run` of `table` to `kind`: wall seconds and the child's peak RSS in MiB."""
+    import yaml
+
+    url = os.environ.get("RIVET_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    with tempfile.TemporaryDirectory() as tmp:
+        destination: dict[str, Any] = {"type": "local", "path": f"{tmp}/out"}
+        env = {**os.environ, "NO_GCE_CHECK": "true", "K": KEY, "S": SECRET}
+        if server is not None:
+            server.start()
+            destination = {"type": kind, "bucket": server.new_bucket(), "prefix": "bench", "endpoint": server.endpoint}
+            destination |= {"region": "us-east-1", "access_key_env": "K", "secret_key_env": "S"} if kind == "s3" else {}
+            destination |= {"allow_anonymous": True} if kind == "gcs" else {}
+        config = {
+            "source": {"type": "postgres", "url": url},
+            "exports": [{"name": "bench", "table": table, "format": "parquet", "destination": destination}],
+        }
+        Path(tmp, "rivet.yaml").write_text(yaml.safe_dump(config))
+        try:
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "rivet_core.cli", "run", "-c", f"{tmp}/rivet.yaml"], env=env)
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - start
+        finally:
+            if server is not None:
+                server.stop()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"rivet run to {kind} failed")
+        return seconds, usage.ru_maxrss / 1024
 
 
 def _run(name: str, server: Any, mib: int, python: str) -> dict[str, Any] | None:

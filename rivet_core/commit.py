@@ -132,11 +132,14 @@ def recover(dest: Destination, export: str) -> int:
                 dest.delete(final_key)
                 removed += 1
         dest.delete(key)
-    tmp = f"_rivet/{export}/_tmp/"
-    for unit_id in sorted({k[len(tmp) :].split("/", 1)[0] for k in dest.list(tmp)}):
+    tmp, owners = f"_rivet/{export}/_tmp/", f"_rivet/{export}/owners/"
+    # Units with temp objects, and claimed units (an S3 multipart upload in progress is not an object yet).
+    unit_ids = {k[len(tmp) :].split("/", 1)[0] for k in dest.list(tmp)}
+    unit_ids |= {k[len(owners) :].removesuffix(".json") for k in dest.list(owners)}
+    for unit_id in sorted(unit_ids):
         if not _alive(dest, export, unit_id):
             removed += dest.clear(f"{tmp}{unit_id}/")
-    for key in dest.list(f"_rivet/{export}/owners/"):
+    for key in dest.list(owners):
         if not _alive(dest, export, key.rsplit("/", 1)[1].removesuffix(".json")):
             dest.delete(key)
     if removed:

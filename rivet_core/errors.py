@@ -21,7 +21,11 @@ class ConfigError(RivetError):
 
 
 class SourceError(RivetError):
-    """The source database refused or failed a statement."""
+    """The source database refused or failed a statement; `transient` ones are retried on a new connection."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class DestinationError(RivetError):

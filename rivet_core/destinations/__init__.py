@@ -55,4 +55,4 @@ def open_destination(
         return Placement(S3Destination(config, stable), data_prefix)  # type: ignore[arg-type]
     from rivet_core.destinations.gcs import GcsDestination
 
-    return Placement(GcsDestination(config, stable), data_prefix)  # type: ignore[arg-type]
+    return Placement(GcsDestination(config, stable, base_dir), data_prefix)  # type: ignore[arg-type]

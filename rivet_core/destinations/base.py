@@ -41,3 +41,7 @@ class Destination(Protocol):
     def delete(self, key: str) -> None:
         """Remove a key if present (no error when missing)."""
         ...
+
+    def clear(self, prefix: str) -> int:
+        """Remove every key under `prefix` and any unfinished upload there (S3 multipart); returns the count."""
+        ...
