@@ -167,6 +167,7 @@ def main() -> None:
 def _export(table: str, kind: str, server: Any) -> tuple[float, float]:
     """One full `rivet run` of `table` to `kind`: wall seconds and the child's peak RSS in MiB."""
     import yaml
+    from common import timed  # here, not at the top: it imports pyarrow, which would weigh on the candidates' RSS
 
     url = os.environ.get("RIVET_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,16 +184,11 @@ def _export(table: str, kind: str, server: Any) -> tuple[float, float]:
         }
         Path(tmp, "rivet.yaml").write_text(yaml.safe_dump(config))
         try:
-            start = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "rivet_core.cli", "run", "-c", f"{tmp}/rivet.yaml"], env=env)
-            _, status, usage = os.wait4(proc.pid, 0)
-            seconds = time.perf_counter() - start
+            sample = timed([sys.executable, "-m", "rivet_core.cli", "run", "-c", f"{tmp}/rivet.yaml"], env=env)
         finally:
             if server is not None:
                 server.stop()
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"rivet run to {kind} failed")
-        return seconds, usage.ru_maxrss / 1024
+        return sample.seconds, sample.rss_mib
 
 
 def _run(name: str, server: Any, mib: int, python: str) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -155,29 +155,11 @@ def run(
                     windows=list(windows) or None,
                     progress=update,
                 )
-                result = run_export(cfg, name, options)
-                results.append(result)
-                level = logging.ERROR if result.status == "failed" else logging.INFO
-                log.log(
-                    level,
-                    "%s: %s, %d rows, %d file(s), %.2fs, peak RSS %.0f MiB",
-                    name,
-                    result.status,
-                    result.rows,
-                    len(result.files),
-                    result.duration_s,
-                    result.peak_rss_mb,
-                )
+                results.append(run_export(cfg, name, options))
+                _log_result(results[-1])
         finally:
             stop()
-    if as_json:
-        click.echo(json.dumps({"exports": [r.summary() for r in results]}, indent=2, default=str))
-    if _Ctx.json_errors:  # a failed export is an error too: one JSON object per failed export, last on stderr
-        for r in results:
-            if r.status == "failed":
-                click.echo(json.dumps({"error": r.error, "export": r.export, "exit_code": EXIT_FAILED}), err=True)
-    statuses = {r.status for r in results}
-    sys.exit(EXIT_FAILED if "failed" in statuses else EXIT_DEGRADED if "degraded" in statuses else EXIT_OK)
+    _report_results(results, as_json)
 
 
 @cli.command()
@@ -200,10 +182,10 @@ def metrics(config: str, export: str | None, last: int, fmt: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
+    columns = (
         "run_id",
         "export",
-        "started",
+        "started_at",
         "duration_s",
         "rows",
         "bytes",
@@ -214,26 +196,9 @@ def metrics(config: str, export: str | None, last: int, fmt: str) -> None:
         "validated",
         "reconciled",
     )
+    table = Table(*(c.removesuffix("_at") for c in columns))  # `started_at` is headed `started`
     for r in runs:
-        table.add_row(
-            *(
-                str(r[k]) if r[k] is not None else ""
-                for k in (
-                    "run_id",
-                    "export",
-                    "started_at",
-                    "duration_s",
-                    "rows",
-                    "bytes",
-                    "files",
-                    "peak_rss_mb",
-                    "status",
-                    "retries",
-                    "validated",
-                    "reconciled",
-                )
-            )
-        )
+        table.add_row(*(str(r[k]) if r[k] is not None else "" for k in columns))
     Console(width=200).print(table)
 
 
@@ -523,16 +488,33 @@ def apply(plan_file: str, force: bool, validate: bool, reconcile: bool, as_json:
                                                                     progress=update))
         finally:
             stop()
+    for r in results:
+        _log_result(r)
     _report_results(results, as_json)
 
 
-def _report_results(results: list[Any], as_json: bool) -> None:
-    """Log each export's outcome, print the JSON summary when asked, exit 1 on a failure, 3 when degraded."""
-    for r in results:
-        log.log(logging.ERROR if r.status == "failed" else logging.INFO,
-                "%s: %s, %d rows, %d file(s), %.2fs", r.export, r.status, r.rows, len(r.files), r.duration_s)
+def _log_result(r: Any) -> None:
+    """Log one export's outcome (at error level when it failed)."""
+    log.log(
+        logging.ERROR if r.status == "failed" else logging.INFO,
+        "%s: %s, %d rows, %d file(s), %.2fs, peak RSS %.0f MiB",
+        r.export,
+        r.status,
+        r.rows,
+        len(r.files),
+        r.duration_s,
+        r.peak_rss_mb,
+    )
+
+
+def _report_results(results: list[Any], as_json: bool) -> NoReturn:
+    """Print the JSON summary when asked and the --json-errors objects; exit 1 on a failure, 3 when degraded."""
     if as_json:
         click.echo(json.dumps({"exports": [r.summary() for r in results]}, indent=2, default=str))
+    if _Ctx.json_errors:  # a failed export is an error too: one JSON object per failed export, last on stderr
+        for r in results:
+            if r.status == "failed":
+                click.echo(json.dumps({"error": r.error, "export": r.export, "exit_code": EXIT_FAILED}), err=True)
     statuses = {r.status for r in results}
     sys.exit(EXIT_FAILED if "failed" in statuses else EXIT_DEGRADED if "degraded" in statuses else EXIT_OK)
 

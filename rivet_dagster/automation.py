@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetsDefinition,
@@ -87,6 +87,16 @@ def partitioned_jobs(assets: dict[str, AssetsDefinition]) -> dict[str, Unresolve
     }
 
 
+def _schedule_args(export: ExportConfig, cron: str, what: str) -> dict[str, Any]:
+    """What every export's schedule shares: the name `rivet_<export>_schedule`, its cron in UTC, a description."""
+    return {
+        "name": f"rivet_{_ident(export.name)}_schedule",
+        "cron_schedule": cron,
+        "execution_timezone": "UTC",
+        "description": f"{export.name}: {what}",
+    }
+
+
 def _window_schedule(
     export: ExportConfig, asset: AssetsDefinition, job: UnresolvedAssetJobDefinition, cron: str
 ) -> ScheduleDefinition:
@@ -94,11 +104,7 @@ def _window_schedule(
     assert isinstance(partitions, TimeWindowPartitionsDefinition)
 
     @schedule(
-        cron_schedule=cron,
-        job=job,
-        name=f"rivet_{_ident(export.name)}_schedule",
-        execution_timezone="UTC",
-        description=f"{export.name}: the last {export.window_count} complete window(s) on each tick",
+        job=job, **_schedule_args(export, cron, f"the last {export.window_count} complete window(s) on each tick")
     )
     def _windows(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
         now = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
@@ -125,11 +131,8 @@ def _chunk_schedule(
     config: Config, export: ExportConfig, job: UnresolvedAssetJobDefinition, cron: str
 ) -> ScheduleDefinition:
     @schedule(
-        cron_schedule=cron,
         job=job,
-        name=f"rivet_{_ident(export.name)}_schedule",
-        execution_timezone="UTC",
-        description=f"{export.name}: register new chunk partitions, export them and the previously newest chunk",
+        **_schedule_args(export, cron, "register new chunk partitions, export them and the previously newest chunk"),
     )
     def _chunks(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
         tick = (context.scheduled_execution_time or dt.datetime.now(dt.UTC)).isoformat()
@@ -170,15 +173,7 @@ def schedules(
         elif partitioned_by_chunks(export):
             out.append(_chunk_schedule(config, export, jobs[export.name], cron))
         else:
-            out.append(
-                ScheduleDefinition(
-                    name=f"rivet_{_ident(export.name)}_schedule",
-                    cron_schedule=cron,
-                    target=asset,
-                    execution_timezone="UTC",
-                    description=f"{export.name}: one export run per tick",
-                )
-            )
+            out.append(ScheduleDefinition(target=asset, **_schedule_args(export, cron, "one export run per tick")))
     return out
 
 

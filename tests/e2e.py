@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
-from conftest import PG_URL, run_cli
+from conftest import PG_URL, RIVET, run_cli
 
 
 def export_config(folder: Path, *exports: dict[str, Any], url: str = PG_URL, name: str = "rivet.yaml") -> Path:
@@ -59,3 +63,25 @@ def read_parquet(root: Path) -> pa.Table:
     files = data_files(root)
     assert files, f"no parquet files under {root}"
     return pa.concat_tables(pq.read_table(f) for f in files)
+
+
+def insert_series(pg: Any, table: str, select: str, ids: range, *params: Any) -> None:
+    """INSERT INTO `table` SELECT `select` for each g (bigint) in `ids`, made by the server; `params` bind its %s."""
+    pg.execute(
+        f"INSERT INTO {table} SELECT {select} FROM generate_series(%s::bigint, %s::bigint) g",
+        (*params, ids.start, ids.stop - 1),
+    )
+
+
+def kill_run_when(config: Path, ready: Callable[[], bool], env: dict[str, str] | None = None) -> int:
+    """Start `rivet run -c CONFIG`, SIGKILL it as soon as `ready()` holds (unless it ends first); its exit code."""
+    proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], env={**os.environ, **(env or {})},
+                            stderr=subprocess.DEVNULL)
+    try:
+        while proc.poll() is None and not ready():
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    return proc.returncode

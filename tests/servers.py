@@ -1,4 +1,5 @@
-"""Object-store servers the suite starts by itself on free loopback ports: moto's S3 server, a GCS JSON-API emulator.
+"""Servers the suite starts by itself on free loopback ports: moto's S3 server, a GCS JSON-API emulator, and a
+recording HTTP server that stands in for a Slack incoming webhook.
 
 Each runs as a child process, torn down by its fixture; both keep objects in memory, so a restarted server starts
 empty. To make a server unreachable mid-run and keep its state, put a `TcpProxy` in front of it and stop that.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -18,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -219,3 +222,37 @@ def moto_s3() -> Iterator[MotoS3]:
 def gcs_emulator() -> Iterator[GcsEmulator]:
     """One GCS emulator for the session; tests make their own buckets (`new_bucket`)."""
     yield from _serve(GcsEmulator())  # type: ignore[misc]
+
+
+class Recorder(ThreadingHTTPServer):
+    """An HTTP server on a free port that keeps every POST body (a Slack incoming-webhook stand-in)."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        super().__init__((HOST, 0), _RecordingHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.server_address[1]}/services/T000/B000/XXX"
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.posts.append(json.loads(body))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def slack() -> Iterator[Recorder]:
+    """A `Recorder` serving in a thread for one test: `slack.url` is the webhook, `slack.posts` what it received."""
+    server = Recorder()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()

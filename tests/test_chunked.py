@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import signal
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from conftest import RIVET, run_cli
-from e2e import data_files, export_config, manifests, rivet_ok, run_json
+from e2e import data_files, export_config, kill_run_when, manifests, rivet_ok, run_json
 from engines import Engine, engine_fixture  # noqa: F401 - the `engine` fixture
 
 BILLION = 10**9
@@ -156,15 +155,7 @@ def test_sigkill_then_resume_finishes_without_writing_a_chunk_twice(pg: Any, r3k
     out = tmp_path / "out"
     slow = {"profile": "fast", "batch_size": 100, "throttle_ms": 60}
     config = chunk_config(tmp_path, r3k, chunk_size=300, chunk_checkpoint=True, tuning=slow)  # 11 chunks
-    proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], stderr=subprocess.DEVNULL)
-    try:
-        while len(manifests(out, "ck")) < 3 and proc.poll() is None:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    assert kill_run_when(config, lambda: len(manifests(out, "ck")) >= 3) == -signal.SIGKILL
     done_before = per_chunk_manifests(out)
     assert 3 <= len(done_before) < 11
 

@@ -26,7 +26,7 @@ from dagster import (
     asset,
     materialize,
 )
-from e2e import data_files, export_config, manifests, read_parquet
+from e2e import data_files, export_config, insert_series, manifests, read_parquet
 
 from rivet_core.config import export_fingerprint, load_config
 from rivet_dagster.assets import IO_MANAGER_KEY, build_definitions
@@ -49,11 +49,7 @@ def orders(pg: Any, table_name: str) -> Iterator[str]:
 
 
 def add_orders(pg: Any, table: str, ids: range) -> None:
-    pg.execute(
-        f"INSERT INTO {table} SELECT g, g * 1.25, CASE WHEN g %% 3 = 0 THEN NULL ELSE 'n' || g END "
-        "FROM generate_series(%s::bigint, %s::bigint) g",
-        (ids.start, ids.stop - 1),
-    )
+    insert_series(pg, table, "g, g * 1.25, CASE WHEN g %% 3 = 0 THEN NULL ELSE 'n' || g END", ids)
 
 
 def orders_export(table: str, **extra: Any) -> dict[str, Any]:

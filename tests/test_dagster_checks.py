@@ -3,7 +3,6 @@ instance even when the export fails before commit; the Slack run-failure sensor.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ from dagster import (
     materialize,
 )
 from e2e import data_files, export_config
+from servers import Recorder
 from test_dagster import UNREACHABLE, add_orders, no_deprecation_warnings
-from test_notify import Recorder
 
 from rivet_dagster.assets import build_definitions
 
@@ -40,16 +39,6 @@ def orders_table(pg: Any, table_name: str) -> Iterator[str]:
     add_orders(pg, table_name, range(1, 21))
     yield table_name
     pg.execute(f"DROP TABLE IF EXISTS {table_name}")
-
-
-@pytest.fixture
-def slack() -> Iterator[Recorder]:
-    server = Recorder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @asset(ins={"rows": AssetIn(key=KEY)})

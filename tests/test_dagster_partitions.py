@@ -27,7 +27,7 @@ from dagster import (
     materialize,
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-from e2e import data_files, export_config, manifests
+from e2e import data_files, export_config, insert_series, manifests
 from test_dagster import DAGSTER, IN_PROCESS, UNREACHABLE, no_deprecation_warnings
 
 from rivet_core.config import load_config
@@ -50,11 +50,7 @@ def events(pg: Any, table_name: str) -> Iterator[str]:
 
 
 def add_events(pg: Any, table: str, ids: range) -> None:
-    pg.execute(
-        f"INSERT INTO {table} SELECT g, %s::timestamptz + g * interval '1 hour', 'v' || g "
-        "FROM generate_series(%s::bigint, %s::bigint) g",
-        (DAY, ids.start, ids.stop - 1),
-    )
+    insert_series(pg, table, "g, %s::timestamptz + g * interval '1 hour', 'v' || g", ids, DAY)
 
 
 def window_export(table: str) -> dict[str, Any]:

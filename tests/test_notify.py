@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,46 +11,13 @@ import pytest
 import yaml
 from conftest import run_cli
 from e2e import export_config
+from servers import Recorder, free_port
 
 pytestmark = pytest.mark.pg
 
 SECRET = "Sup3rSecretPw"
 URL = f"postgresql://postgres:{SECRET}@127.0.0.1:5432/test"  # trust auth: the password is never checked
 FAST = {"profile": "fast"}
-
-
-class Recorder(ThreadingHTTPServer):
-    """An HTTP server on a free port that keeps every POST body (a Slack incoming-webhook stand-in)."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/services/T000/B000/XXX"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.posts.append(json.loads(body))  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: Any) -> None:
-        """Quiet."""
-
-
-@pytest.fixture
-def slack() -> Iterator[Recorder]:
-    server = Recorder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
@@ -118,12 +82,6 @@ def test_failure_payload_carries_the_error_without_the_password(tmp_path: Path, 
     (post,) = slack.posts
     assert "*n* failed" in post["text"] and "127.0.0.1" in post["text"]
     assert SECRET not in json.dumps(post)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_an_unreachable_webhook_changes_no_exit_code(items: str, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import PG_URL, RIVET, run_cli
-from e2e import export_config, run_json, state_show
+from e2e import export_config, insert_series, kill_run_when, run_json, state_show
 from servers import OFFLINE_ENV, S3_KEY_ENV, GcsEmulator, MotoS3, TcpProxy
 
 from rivet_core.config import GcsDestination as GcsConfig
@@ -228,11 +228,8 @@ def items(pg: Any, table_name: str) -> Iterator[str]:
 
 
 def add_items(pg: Any, table: str, ids: range) -> None:
-    pg.execute(
-        f"INSERT INTO {table} SELECT g, 'item ' || g, g * 1.25, timestamptz '2026-01-01 00:00:00+00'"
-        " + g * interval '1 minute', g %% 3 = 0 FROM generate_series(%s::bigint, %s::bigint) g",
-        (ids.start, ids.stop - 1),
-    )
+    select = "g, 'item ' || g, g * 1.25, timestamptz '2026-01-01 00:00:00+00' + g * interval '1 minute', g %% 3 = 0"
+    insert_series(pg, table, select, ids)
 
 
 def querying(pg: Any, table: str) -> bool:
@@ -373,15 +370,7 @@ def test_sigkill_mid_upload_publishes_nothing_and_the_next_run_cleans_up(
         """S3: a multipart upload of a temp part is open. GCS: a temp part exists and the next one streams."""
         return bool(store.uploads() if store.kind == "s3" else store.temp_keys("big"))
 
-    proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], env={**os.environ, **ENV}, stderr=subprocess.PIPE)
-    try:
-        while proc.poll() is None and not uploading():
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.communicate()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert kill_run_when(config, uploading, env=ENV) == -signal.SIGKILL, "the run finished before it could be killed"
     assert uploading()
     assert store.data_keys() == [] and store.manifests("big") == []
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import PG_URL, RIVET, run_cli
-from e2e import data_files, export_config, manifests, read_parquet, rivet_ok, run_json, state_show
+from e2e import data_files, export_config, kill_run_when, manifests, read_parquet, rivet_ok, run_json, state_show
 
 pytestmark = pytest.mark.pg
 
@@ -202,16 +200,7 @@ def test_sigkill_mid_export_leaves_no_file_and_the_rerun_exports_each_row_once(b
     before = state_show(config, "crash", env={"UPTO": "1"})
     first_files = data_files(out)
 
-    env = {**os.environ, "UPTO": str(BIG_ROWS)}
-    proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        while not temp_files(out, "crash") and proc.poll() is None:
-            time.sleep(0.005)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
+    assert kill_run_when(config, lambda: bool(temp_files(out, "crash")), env={"UPTO": str(BIG_ROWS)}) == -signal.SIGKILL
     assert temp_files(out, "crash"), "the run was killed after it finished writing"
     assert data_files(out) == first_files
     assert len(manifests(out, "crash")) == 1
