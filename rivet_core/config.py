@@ -608,10 +608,11 @@ def parse_type_override(text: str) -> pa.DataType:
     """The Arrow type of a `columns:` override such as "decimal(18,2)", "int64", "string" or "timestamptz"."""
     import pyarrow as pa  # imported here: loading a config must stay cheap
 
+    from rivet_core.sources.types import decimal_type
+
     name, args = _type_override_spec(text)
     if name == "decimal":
-        precision, scale = args
-        return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
+        return decimal_type(*args)
     simple: dict[str, pa.DataType] = {
         "float32": pa.float32(),
         "float64": pa.float64(),
