@@ -71,6 +71,7 @@ class RunOptions:
     chunks: list[str] | None = None  # chunk keys (aligned lower bounds) to export (default: all)
     planned: list[Slice] | None = None  # slices fixed by a reviewed plan (`rivet apply`): no re-planning
     progress: Progress | None = None
+    store_client: Any = None  # an S3/GCS client made by the orchestrator (a Dagster resource's), not from the config
 
 
 @dataclass
@@ -224,7 +225,7 @@ class ExportJob:
         self.query = base_query(config, export)
         table = export.source_table[1] if export.table else export.name
         self.placement: Placement = open_destination(
-            export.destination, export.name, table, self.run_id, self.now, config.base_dir
+            export.destination, export.name, table, self.run_id, self.now, config.base_dir, options.store_client
         )
         self.result.destination = self.placement.destination.uri(self.placement.data_prefix)
         self.result.query = redact(self.query.sql) if self.query.sql else str(export.table)
@@ -880,6 +881,7 @@ def write_frames(
     options: FormatOptions,
     base_dir: Path,
     state: StateStore | None = None,
+    client: Any = None,
 ) -> ExportResult:
     """Commit frames made elsewhere (a Dagster asset's output) as one unit: parts → manifest → state.
 
@@ -889,7 +891,7 @@ def write_frames(
     now, run_id = dt.datetime.now(dt.UTC), uuid.uuid4().hex[:12]
     result = ExportResult(name, run_id, now.isoformat(), slices=[{"key": "full"}])
     started, meter = time.monotonic(), _Meter()
-    placement = open_destination(destination, name, name, run_id, now, base_dir)
+    placement = open_destination(destination, name, name, run_id, now, base_dir, client)
     dest = placement.destination
     result.destination = dest.uri(placement.data_prefix)
     unit = commit.Unit(name, f"{now:%Y%m%d_%H%M%S_%f}_{run_id}")

@@ -100,6 +100,7 @@ def export_asset(config: Config, export: ExportConfig) -> AssetsDefinition:
     """The asset of one export: partitions, checks, and a body that runs the export and reports its gates."""
     settings = config.dagster_for(export)
     key = AssetKey([*settings.key_prefix, export.name])
+    io_manager_key = IO_MANAGER_KEYS[export.destination.type]
     partitions = partitions_def(config, export)
     tuning = config.tuning_for(export)
     source = source_key(config, export)
@@ -122,6 +123,7 @@ def export_asset(config: Config, export: ExportConfig) -> AssetsDefinition:
         options = run_options(export, keys)
         options.validate = AssetCheckKey(key, "validate") in checks
         options.reconcile = AssetCheckKey(key, "reconcile") in checks
+        options.store_client = getattr(context.resources, io_manager_key).store_client()  # its S3/GCS resource's
         run = ExportRun(config, export, options)
         with rivet_step(context.log):
             result = run.run()
@@ -151,7 +153,7 @@ def export_asset(config: Config, export: ExportConfig) -> AssetsDefinition:
                     description=settings.description or f"rivet {export.mode} export of {what} to {export.format}",
                     kinds={config.source.type, export.format, export.destination.type},
                     code_version=export_fingerprint(config, export),
-                    io_manager_key=IO_MANAGER_KEYS[export.destination.type],
+                    io_manager_key=io_manager_key,
                     metadata={EXPORT_METADATA_KEY: export.name, "rivet/mode": export.mode},
                     automation_condition=automation_condition(config, export),
                 )
@@ -162,6 +164,7 @@ def export_asset(config: Config, export: ExportConfig) -> AssetsDefinition:
             partitions_def=partitions,
             backfill_policy=backfill_policy(partitions),
             check_specs=check_specs(export, key),
+            required_resource_keys={io_manager_key},  # the export writes through the IO manager's client
             can_subset=True,
         )(_export)
 

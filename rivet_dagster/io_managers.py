@@ -6,10 +6,12 @@ run's numbers become the materialization metadata; a failed run fails the step a
 `load_input` returns a `pl.LazyFrame` over the files the upstream asset's committed manifests list.
 
 A destination kind is one subclass saying where assets that are not exports go: `RivetLocalIOManager`,
-`RivetS3IOManager`, `RivetGcsIOManager`. Each export asset uses the one of its `destination.type`, and an export's
-own files are written and read with its destination's settings (credentials, endpoint) from rivet.yaml; the IO
-manager's fields place the other assets' outputs, with the same fields and credential rules as a rivet.yaml
-destination (`*_env` names environment variables: no secret in Dagster config).
+`RivetS3IOManager`, `RivetGcsIOManager`. Each export asset uses the one of its `destination.type`. The object-store
+ones take an optional dagster-aws `S3Resource` (`s3=`) / dagster-gcp `GCSResource` (`gcs=`): when given, its
+`get_client()` client does every read and write of the IO manager, the export's own run included (the export asset
+hands it to rivet_core). Without one, rivet builds its client from each destination's settings: an export's from
+rivet.yaml, the other assets' from the IO manager's fields, which follow the rivet.yaml credential rules
+(`*_env` names environment variables: no secret in Dagster config).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from dagster import (
     TableColumn,
     TableSchema,
 )
+from dagster_aws.s3 import S3Resource
+from dagster_gcp import GCSResource
 from pydantic import Field
 
 from rivet_core.config import (
@@ -144,6 +148,10 @@ class RivetIOManager(ConfigurableIOManager):
         """Where the outputs of a non-export asset are committed."""
         raise NotImplementedError
 
+    def store_client(self) -> Any:
+        """The client of the Dagster resource this IO manager was given; None: rivet builds one per destination."""
+        return None
+
     def _config(self) -> Config:
         try:
             return load_config(self.config_path)
@@ -170,7 +178,8 @@ class RivetIOManager(ConfigurableIOManager):
                 frames = [obj] if isinstance(obj, pl.DataFrame) else obj
                 base_dir, options = self._config().base_dir, self._format_options()
                 state = StateStore.open(base_dir)
-                result = write_frames(frames, self.destination_for(key), _name(key), options, base_dir, state)
+                target = self.destination_for(key)
+                result = write_frames(frames, target, _name(key), options, base_dir, state, self.store_client())
         metadata = result_metadata(result)
         if result.status == "failed":
             raise Failure(description=result.error, metadata=metadata)
@@ -194,7 +203,8 @@ class RivetIOManager(ConfigurableIOManager):
             name, fmt, incremental = _name(key), self.format, False
             target, table = self.destination_for(key), name
         with rivet_step(context.log):
-            dest = open_destination(target, name, table, "", dt.datetime.now(dt.UTC), config.base_dir).destination
+            now, client = dt.datetime.now(dt.UTC), self.store_client()
+            dest = open_destination(target, name, table, "", now, config.base_dir, client).destination
             units = current_units(dest, name, incremental)
         if export and context.has_asset_partitions:
             wanted = set(context.asset_partition_keys)
@@ -240,8 +250,9 @@ class _ObjectStoreFields(RivetIOManager):
 
 
 class RivetS3IOManager(_ObjectStoreFields):
-    """Non-export assets go to `s3://<bucket>/<prefix>/<asset key path>/` (credentials as in a rivet.yaml)."""
+    """Non-export assets go to `s3://<bucket>/<prefix>/<asset key path>/`; all S3 calls through `s3` when given."""
 
+    s3: S3Resource | None = Field(default=None, description="dagster-aws S3Resource whose client does all S3 calls.")
     region: str | None = None
     access_key_env: str | None = Field(default=None, description="Environment variable holding the access key id.")
     secret_key_env: str | None = Field(default=None, description="Environment variable holding the secret key.")
@@ -256,10 +267,14 @@ class RivetS3IOManager(_ObjectStoreFields):
             **settings,
         )  # fmt: skip
 
+    def store_client(self) -> Any:
+        return self.s3.get_client() if self.s3 else None
+
 
 class RivetGcsIOManager(_ObjectStoreFields):
-    """Non-export assets go to `gs://<bucket>/<prefix>/<asset key path>/` (default credentials or a file)."""
+    """Non-export assets go to `gs://<bucket>/<prefix>/<asset key path>/`; all GCS calls through `gcs` when given."""
 
+    gcs: GCSResource | None = Field(default=None, description="dagster-gcp GCSResource whose client does all calls.")
     credentials_file: str | None = Field(default=None, description="google-auth JSON file (relative to the config).")
 
     def destination_for(self, key: AssetKey) -> DestinationConfig:
@@ -267,6 +282,9 @@ class RivetGcsIOManager(_ObjectStoreFields):
             type="gcs", bucket=self._bucket(key), prefix=self._prefix(key), endpoint=self.endpoint,
             credentials_file=self.credentials_file, allow_anonymous=self.allow_anonymous,
         )  # fmt: skip
+
+    def store_client(self) -> Any:
+        return self.gcs.get_client() if self.gcs else None
 
 
 def io_manager_for(kind: str, config_path: str) -> RivetIOManager:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rivet_core.destinations.base import Destination
 
@@ -36,9 +37,12 @@ def split_stable(template: str) -> tuple[str, str]:
 
 
 def open_destination(
-    config: object, export: str, table: str, run_id: str, now: dt.datetime, base_dir: Path
+    config: object, export: str, table: str, run_id: str, now: dt.datetime, base_dir: Path, client: Any = None
 ) -> Placement:
-    """The destination of an export, rooted at the stable part of its path/prefix."""
+    """The destination of an export, rooted at the stable part of its path/prefix.
+
+    `client`: an S3/GCS client made by the caller (e.g. a Dagster resource's), used instead of the config's own.
+    """
     kind = config.type  # type: ignore[attr-defined]
     template = config.path if kind == "local" else config.prefix  # type: ignore[attr-defined]
     stable, varying = split_stable(template.strip("/") if kind != "local" else template)
@@ -52,7 +56,7 @@ def open_destination(
     if kind == "s3":
         from rivet_core.destinations.s3 import S3Destination
 
-        return Placement(S3Destination(config, stable), data_prefix)  # type: ignore[arg-type]
+        return Placement(S3Destination(config, stable, client=client), data_prefix)  # type: ignore[arg-type]
     from rivet_core.destinations.gcs import GcsDestination
 
-    return Placement(GcsDestination(config, stable, base_dir), data_prefix)  # type: ignore[arg-type]
+    return Placement(GcsDestination(config, stable, base_dir, client), data_prefix)  # type: ignore[arg-type]

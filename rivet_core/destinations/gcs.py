@@ -57,7 +57,8 @@ class GcsDestination:
 
     kind = "gcs"
 
-    def __init__(self, config: GcsConfig, root_prefix: str, base_dir: Path | None = None) -> None:
+    def __init__(self, config: GcsConfig, root_prefix: str, base_dir: Path | None = None, client: Any = None) -> None:
+        """`client`: a google.cloud.storage.Client to use instead of one built from the config's credentials."""
         from google.api_core.client_options import ClientOptions
         from google.cloud import storage
         from google.cloud.storage.retry import DEFAULT_RETRY
@@ -66,9 +67,11 @@ class GcsDestination:
         self.root = root_prefix.strip("/")
         self.chunk_bytes = CHUNK_BYTES
         self.retry = DEFAULT_RETRY
-        credentials, project = _credentials(config, base_dir or Path.cwd())
-        options = ClientOptions(api_endpoint=config.endpoint) if config.endpoint else None
-        self.client = storage.Client(project=project, credentials=credentials, client_options=options)
+        if client is None:
+            credentials, project = _credentials(config, base_dir or Path.cwd())
+            options = ClientOptions(api_endpoint=config.endpoint) if config.endpoint else None
+            client = storage.Client(project=project, credentials=credentials, client_options=options)
+        self.client = client
         self.bucket = self.client.bucket(config.bucket)
 
     # -- keys and errors ------------------------------------------------------------------------------------

@@ -65,7 +65,10 @@ class S3Destination:
 
     kind = "s3"
 
-    def __init__(self, config: S3Config, root_prefix: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, config: S3Config, root_prefix: str, env: Mapping[str, str] | None = None, client: Any = None
+    ) -> None:
+        """`client`: a boto3 S3 client to use instead of one built from the config's credentials and endpoint."""
         from botocore import UNSIGNED
         from botocore.config import Config
 
@@ -73,6 +76,10 @@ class S3Destination:
         self.root = root_prefix.strip("/")
         self.part_bytes = PART_BYTES
         self.copy_limit = COPY_LIMIT
+        self._secrets: list[str] = []
+        if client is not None:
+            self.client = client
+            return
         session, self._secrets, signed = _session(config, os.environ if env is None else env)
         client_config = Config(
             retries=_retries(),
