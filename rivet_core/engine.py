@@ -687,7 +687,7 @@ class ExportJob:
         tracker = self.run_tracker or (QualityTracker(export.quality) if export.quality else None)
         batches = snap.stream(self.query, slc, plans, self.tuning.batch_size)
         try:
-            for batch in prefetch(batches, 8, self.tuning.memory_threshold_mb, self.meter):
+            for batch in prefetch(batches, 4, self.tuning.memory_threshold_mb, self.meter):
                 if batch.num_rows == 0:
                     continue
                 if slc.ordered:

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 _PARQUET_CODECS = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "lz4": "lz4", "none": "none"}
 _PROFILE_LEVELS = {"fast": 1, "balanced": 3, "compact": 9}
 DEFAULT_ROW_GROUP_ROWS = 122_880
-DEFAULT_ROW_GROUP_MB = 64
+DEFAULT_ROW_GROUP_MB = 32
 
 
 class HashingSink:
