@@ -180,3 +180,22 @@ def test_json_summary_state_show_and_metrics(small_table: str, tmp_path: Path) -
     assert [r["export"] for r in only] == ["inc"]
     table = rivet_ok("metrics", "-c", str(config)).stdout
     assert "inc" in table and "success" in table
+
+
+@pytest.mark.pg
+def test_the_cli_exports_without_loading_pandas(pg: Any, table_name: str, tmp_path: Path) -> None:
+    """pyarrow would import pandas (installed for dagster-gcp) on first use; the CLI refuses it (~45 MiB)."""
+    import subprocess
+    import sys
+
+    pg.execute(f"CREATE TABLE {table_name} AS SELECT g AS id, g::text AS v FROM generate_series(1, 100) g")
+    config = export_config(tmp_path, {"name": "np", "table": table_name})
+    probe = (
+        "import atexit, sys;"
+        " atexit.register(lambda: print('pandas loaded:', 'pandas' in sys.modules, file=sys.stderr));"
+        f"from rivet_core.cli import main; sys.argv = ['rivet', 'run', '-c', {str(config)!r}]; main()"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "pandas loaded: False" in proc.stderr
+    assert len(data_files(tmp_path / "out")) == 1
