@@ -51,7 +51,14 @@ from rivet_core.sources import open_source, sql
 from rivet_core.sources.base import Query, Snapshot, Source
 from rivet_core.sources.types import ColumnPlan, target_schema
 from rivet_core.state import StateStore
-from rivet_core.writers import DEFAULT_ROW_GROUP_MB, FormatOptions, RollingWriter, WrittenPart
+from rivet_core.writers import (
+    DEFAULT_ROW_GROUP_MB,
+    DEFAULT_ROW_GROUP_ROWS,
+    PROFILE_LEVELS,
+    FormatOptions,
+    RollingWriter,
+    WrittenPart,
+)
 
 log = logging.getLogger("rivet")
 
@@ -135,14 +142,15 @@ class _Meter:
 
 def format_options(export: ExportConfig) -> FormatOptions:
     """Writer options from an export's config (CSV is compressed only when `compression` is set explicitly)."""
-    level = export.compression_level
-    if level is None and export.compression_profile in ("fast", "balanced", "compact"):
-        level = {"fast": 1, "balanced": 3, "compact": 9}[export.compression_profile]
     compression = export.compression if export.compression_profile != "none" else "none"
     if export.format == "csv" and "compression" not in export.model_fields_set:
         compression = "none"
+    level = export.compression_level
+    if level is None and compression in ("zstd", "gzip", "lz4"):
+        level = PROFILE_LEVELS.get(export.compression_profile or "")
     parquet = export.parquet
-    rows = parquet.row_group_rows if parquet and parquet.row_group_strategy == "fixed_rows" else None
+    fixed_rows = parquet is not None and parquet.row_group_strategy == "fixed_rows"
+    rows = ((parquet.row_group_rows if parquet else None) or DEFAULT_ROW_GROUP_ROWS) if fixed_rows else None
     mb = (parquet.target_row_group_mb if parquet else None) or DEFAULT_ROW_GROUP_MB
     if parquet and parquet.max_row_group_mb:
         mb = min(mb, parquet.max_row_group_mb)
@@ -150,14 +158,7 @@ def format_options(export: ExportConfig) -> FormatOptions:
     limit = export.max_file_size_bytes
     if limit:
         group_bytes = min(group_bytes, max(1 << 20, limit // 2))
-    return FormatOptions(
-        export.format,
-        compression,
-        level,
-        rows or (122_880 if parquet and parquet.row_group_strategy == "fixed_rows" else None),
-        group_bytes,
-        limit,
-    )
+    return FormatOptions(export.format, compression, level, rows, group_bytes, limit)
 
 
 def base_query(config: Config, export: ExportConfig) -> Query:

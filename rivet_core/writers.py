@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 # Parquet codec names per config `compression` value, and levels per `compression_profile`.
 _PARQUET_CODECS = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "lz4": "lz4", "none": "none"}
-_PROFILE_LEVELS = {"fast": 1, "balanced": 3, "compact": 9}
+PROFILE_LEVELS = {"fast": 1, "balanced": 3, "compact": 9}  # compression_profile → codec level
 DEFAULT_ROW_GROUP_ROWS = 122_880
 DEFAULT_ROW_GROUP_MB = 32
 
