@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -47,54 +48,90 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _rivet_s3(endpoint: str, bucket: str, key: str) -> BinaryIO:
+    from rivet_core.config import S3Destination as S3Config
+    from rivet_core.destinations.s3 import S3Destination
+
+    cfg = S3Config(
+        type="s3", bucket=bucket, endpoint=endpoint, region="us-east-1", access_key_env="K", secret_key_env="S"
+    )
+    return S3Destination(cfg, "", env={"K": KEY, "S": SECRET}).open_write(key)
+
+
+def _s3fs(endpoint: str, bucket: str, key: str) -> BinaryIO:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(key=KEY, secret=SECRET, endpoint_url=endpoint)
+    sink: BinaryIO = fs.open(f"{bucket}/{key}", "wb", block_size=8 << 20)
+    return sink
+
+
+def _pyarrow_s3(endpoint: str, bucket: str, key: str) -> BinaryIO:
+    from pyarrow import fs
+
+    s3 = fs.S3FileSystem(
+        access_key=KEY,
+        secret_key=SECRET,
+        endpoint_override=endpoint.removeprefix("http://"),
+        scheme="http",
+        region="us-east-1",
+    )
+    sink: BinaryIO = s3.open_output_stream(f"{bucket}/{key}")
+    return sink
+
+
+def _rivet_gcs(endpoint: str, bucket: str, key: str) -> BinaryIO:
+    from rivet_core.config import GcsDestination as GcsConfig
+    from rivet_core.destinations.gcs import GcsDestination
+
+    cfg = GcsConfig(type="gcs", bucket=bucket, endpoint=endpoint, allow_anonymous=True)
+    return GcsDestination(cfg, "").open_write(key)
+
+
+def _gcs_blobwriter(endpoint: str, bucket: str, key: str) -> BinaryIO:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    client = storage.Client(
+        project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
+    )
+    sink: BinaryIO = client.bucket(bucket).blob(key).open("wb", chunk_size=8 << 20, ignore_flush=True)
+    return sink
+
+
+def _gcsfs(endpoint: str, bucket: str, key: str) -> BinaryIO:
+    import gcsfs
+
+    fs = gcsfs.GCSFileSystem(token="anon", endpoint_url=endpoint)
+    sink: BinaryIO = fs.open(f"{bucket}/{key}", "wb", block_size=8 << 20)
+    return sink
+
+
+def _pyarrow_gcs(endpoint: str, bucket: str, key: str) -> BinaryIO:
+    from pyarrow import fs
+
+    gcs = fs.GcsFileSystem(anonymous=True, endpoint_override=endpoint.removeprefix("http://"), scheme="http")
+    sink: BinaryIO = gcs.open_output_stream(f"{bucket}/{key}")
+    return sink
+
+
+# Each candidate's writable stream for `bucket/key`.
+_OPENERS: dict[str, Callable[[str, str, str], BinaryIO]] = {
+    "rivet-s3": _rivet_s3,
+    "s3fs": _s3fs,
+    "pyarrow-s3": _pyarrow_s3,
+    "rivet-gcs": _rivet_gcs,
+    "gcs-blobwriter": _gcs_blobwriter,
+    "gcsfs": _gcsfs,
+    "pyarrow-gcs": _pyarrow_gcs,
+}
+
+
 def _open(name: str, endpoint: str, bucket: str, key: str) -> BinaryIO:
     """The candidate's writable stream for `bucket/key`."""
-    host = endpoint.removeprefix("http://")
-    if name == "rivet-s3":
-        from rivet_core.config import S3Destination as S3Config
-        from rivet_core.destinations.s3 import S3Destination
-
-        cfg = S3Config(
-            type="s3", bucket=bucket, endpoint=endpoint, region="us-east-1", access_key_env="K", secret_key_env="S"
-        )
-        return S3Destination(cfg, "", env={"K": KEY, "S": SECRET}).open_write(key)
-    if name == "s3fs":
-        import s3fs
-
-        fs = s3fs.S3FileSystem(key=KEY, secret=SECRET, endpoint_url=endpoint)
-        return fs.open(f"{bucket}/{key}", "wb", block_size=8 << 20)  # type: ignore[no-any-return]
-    if name == "pyarrow-s3":
-        from pyarrow import fs
-
-        s3 = fs.S3FileSystem(
-            access_key=KEY, secret_key=SECRET, endpoint_override=host, scheme="http", region="us-east-1"
-        )
-        return s3.open_output_stream(f"{bucket}/{key}")  # type: ignore[return-value]
-    if name == "rivet-gcs":
-        from rivet_core.config import GcsDestination as GcsConfig
-        from rivet_core.destinations.gcs import GcsDestination
-
-        cfg = GcsConfig(type="gcs", bucket=bucket, endpoint=endpoint, allow_anonymous=True)
-        return GcsDestination(cfg, "").open_write(key)
-    if name == "gcs-blobwriter":
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
-
-        client = storage.Client(
-            project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
-        )
-        return client.bucket(bucket).blob(key).open("wb", chunk_size=8 << 20, ignore_flush=True)  # type: ignore[no-any-return]
-    if name == "gcsfs":
-        import gcsfs
-
-        fs = gcsfs.GCSFileSystem(token="anon", endpoint_url=endpoint)
-        return fs.open(f"{bucket}/{key}", "wb", block_size=8 << 20)  # type: ignore[no-any-return]
-    if name == "pyarrow-gcs":
-        from pyarrow import fs
-
-        gcs = fs.GcsFileSystem(anonymous=True, endpoint_override=host, scheme="http")
-        return gcs.open_output_stream(f"{bucket}/{key}")  # type: ignore[return-value]
-    raise ValueError(name)
+    if name not in _OPENERS:
+        raise ValueError(name)
+    return _OPENERS[name](endpoint, bucket, key)
 
 
 def child(name: str, endpoint: str, bucket: str, mib: int) -> dict[str, Any]:
@@ -137,7 +174,7 @@ def main() -> None:
         print(json.dumps(child(name, endpoint, bucket, int(mib))))
         return
 
-    from servers import GcsEmulator, MotoS3
+    from servers import GcsEmulator, MotoS3  # type: ignore[import-not-found]  # tests/ is on sys.path (top)
 
     if args.export:
         for kind, server in (("local", None), ("s3", MotoS3()), ("gcs", GcsEmulator())):
@@ -207,7 +244,8 @@ def _run(name: str, server: Any, mib: int, python: str) -> dict[str, Any] | None
     if out.returncode:
         print(f"{name:15} failed: {out.stderr.strip().splitlines()[-1:]}")
         return None
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 if __name__ == "__main__":

@@ -48,9 +48,9 @@ def table_ok(conn: psycopg.Connection, table: str, rows: int) -> bool:
     ).fetchall()
     if [tuple(c) for c in cols] != COLUMNS:
         return False
-    count, avg_len, nulls = conn.execute(
-        f"SELECT count(*), avg(length(note)), avg((note IS NULL)::int) FROM {table}"
-    ).fetchone()
+    row = conn.execute(f"SELECT count(*), avg(length(note)), avg((note IS NULL)::int) FROM {table}").fetchone()
+    assert row is not None  # an aggregate always returns one row
+    count, avg_len, nulls = row
     return count == rows and 55 <= float(avg_len) <= 65 and abs(float(nulls) - 0.1) < 0.01
 
 

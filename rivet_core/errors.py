@@ -1,4 +1,4 @@
-"""Error kinds and the exit codes they map to (design §7: 0 ok, 1 failed, 2 usage/config, 3 degraded)."""
+"""Error kinds and the exit codes they map to: 0 ok, 1 failed, 2 usage/config, 3 degraded (docs/exit-codes.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Shared fixtures: the real PostgreSQL and MariaDB of the machine, config files, the `rivet` CLI as a process."""
+"""Shared fixtures: the real PostgreSQL and MariaDB of the machine, config files, the `rivet` CLI as a process.
+
+Importing this module connects to nothing and starts nothing: every server is behind a fixture and starts when a
+test first uses it, so the server-free tier (tests/unit, see its conftest) collects and runs without any server.
+"""
 
 from __future__ import annotations
 
@@ -45,8 +49,9 @@ def mysql() -> Iterator[Any]:
     """An autocommit mysql-connector connection to the test database."""
     import mysql.connector
 
-    conn = mysql.connector.connect(host="127.0.0.1", port=3306, user="root", password="", database="test",
-                                   autocommit=True)
+    conn = mysql.connector.connect(
+        host="127.0.0.1", port=3306, user="root", password="", database="test", autocommit=True
+    )
     try:
         yield conn
     finally:
@@ -66,8 +71,9 @@ def write_config(folder: Path, text: str, name: str = "rivet.yaml") -> Path:
     return path
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run `rivet ARGS` as a separate process (exit codes and stderr exactly as a user sees them)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([*RIVET, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
