@@ -115,7 +115,7 @@ def plan_export(config: Config, export: ExportConfig) -> dict[str, Any]:
     cursor = None
     if export.mode == "incremental":
         cursor = {"column": job.cursor_label(), "value": encode_value(slices[0].after)}
-    warnings = report.warnings + [f"column {c['name']}: {c['flag']}" for c in report.flagged]
+    warnings = report.warnings + [f"column {c.name}: {c.flag}" for c in report.flagged]
     return {
         "name": export.name,
         "mode": export.mode,

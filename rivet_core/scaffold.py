@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from rivet_core.config import PROFILES, SourceConfig
+from rivet_core.config import PROFILES, SourceConfig, Tuning
 from rivet_core.errors import ConfigError
 from rivet_core.sources import open_source
 
@@ -36,7 +36,8 @@ def scaffold(engine: str, url_env: str, tables: list[str], fmt: str, path: str) 
     config = SourceConfig(type=engine, url_env=url_env)  # type: ignore[arg-type]
     source = open_source(config, url, _default_tuning())
     exports = []
-    with closing(source.connect()) as conn:
+    # Source.connect is declared by the Source base class after the sources merge
+    with closing(source.connect()) as conn:  # type: ignore[attr-defined]
         for table in tables:
             columns = _columns(conn, engine, table)
             if not columns:
@@ -52,7 +53,6 @@ def scaffold(engine: str, url_env: str, tables: list[str], fmt: str, path: str) 
     return header + yaml.safe_dump(body, sort_keys=False)
 
 
-def _default_tuning() -> Any:
-    from rivet_core.config import Tuning
-
-    return Tuning(profile="balanced", **PROFILES["balanced"])
+def _default_tuning() -> Tuning:
+    values: dict[str, Any] = dict(PROFILES["balanced"])
+    return Tuning(profile="balanced", **values)

@@ -1,4 +1,4 @@
-"""The `rivet` command as a user runs it: exit codes, error text on stderr, no tracebacks, no secrets (design §7)."""
+"""The `rivet` command as a user runs it: exit codes, error text on stderr, no tracebacks, no secrets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`rivet doctor` and `rivet check` against the real servers (design §7): probes, verdicts, type report, JSON."""
+"""`rivet doctor` and `rivet check` against the real servers: probes, verdicts, type report, JSON."""
 
 from __future__ import annotations
 
@@ -28,10 +28,14 @@ def _lines(proc: Any) -> dict[str, str]:
 
 @pytest.fixture
 def events(pg: Any, table_name: str) -> Iterator[str]:
-    pg.execute(f"CREATE TABLE {table_name} (id bigint PRIMARY KEY, seq int NOT NULL, amount numeric,"
-               " price numeric(10,2), tags money, created_at timestamptz NOT NULL)")
-    pg.execute(f"INSERT INTO {table_name} SELECT g, g, g, g, g, timestamptz '2026-01-01' + g * interval '1 minute'"
-               " FROM generate_series(1, 3000) g")
+    pg.execute(
+        f"CREATE TABLE {table_name} (id bigint PRIMARY KEY, seq int NOT NULL, amount numeric,"
+        " price numeric(10,2), tags money, created_at timestamptz NOT NULL)"
+    )
+    pg.execute(
+        f"INSERT INTO {table_name} SELECT g, g, g, g, g, timestamptz '2026-01-01' + g * interval '1 minute'"
+        " FROM generate_series(1, 3000) g"
+    )
     pg.execute(f"ANALYZE {table_name}")
     yield table_name
     pg.execute(f"DROP TABLE {table_name}")
@@ -57,8 +61,7 @@ def test_doctor_all_ok_with_a_read_only_role(reader_role: str, events: str, tmp_
     config = export_config(tmp_path, {"name": "ev", "table": events}, {"name": "ev2", "table": events}, url=url)
     proc = run_cli("doctor", "-c", str(config), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert _lines(proc) == {"source": "OK", "read-only": "OK", "tls": "OK", "pooler": "OK",
-                            "destination ev, ev2": "OK"}
+    assert _lines(proc) == {"source": "OK", "read-only": "OK", "tls": "OK", "pooler": "OK", "destination ev, ev2": "OK"}
     assert "PostgreSQL 1" in proc.stdout and f"user {reader_role} cannot write" in proc.stdout
     assert list((tmp_path / "out").iterdir()) == []  # the probe object was deleted
 
@@ -120,15 +123,23 @@ def test_doctor_local_path_not_writable(tmp_path: Path) -> None:
 
 @pytest.mark.pg
 def test_doctor_s3_bucket_missing_and_credentials_missing(moto_s3: Any, tmp_path: Path) -> None:
-    base = {"type": "s3", "endpoint": moto_s3.endpoint, "region": "us-east-1", "access_key_env": "RIVET_TEST_S3_KEY",
-            "secret_key_env": "RIVET_TEST_S3_SECRET"}
+    base = {
+        "type": "s3",
+        "endpoint": moto_s3.endpoint,
+        "region": "us-east-1",
+        "access_key_env": "RIVET_TEST_S3_KEY",
+        "secret_key_env": "RIVET_TEST_S3_SECRET",
+    }
     missing = f"rivet-missing-{uuid.uuid4().hex[:8]}"
     config = export_config(
         tmp_path,
         {"name": "gone", "table": "t", "destination": {**base, "bucket": missing}},
         {"name": "ok", "table": "t", "destination": {**base, "bucket": moto_s3.new_bucket()}},
-        {"name": "nokey", "table": "t", "destination": {**base, "bucket": missing,
-                                                        "access_key_env": "RIVET_TEST_UNSET_KEY"}},
+        {
+            "name": "nokey",
+            "table": "t",
+            "destination": {**base, "bucket": missing, "access_key_env": "RIVET_TEST_UNSET_KEY"},
+        },
     )
     proc = run_cli("doctor", "-c", str(config), cwd=tmp_path, env={**OFFLINE_ENV, **S3_KEY_ENV})
     assert proc.returncode == 1
@@ -140,8 +151,18 @@ def test_doctor_s3_bucket_missing_and_credentials_missing(moto_s3: Any, tmp_path
 
 
 def write_source(folder: Path, source: dict[str, Any], **export: Any) -> Path:
-    doc = {"source": source, "exports": [{"name": "ev", "table": "t", "format": "parquet",
-                                          "destination": {"type": "local", "path": "./out"}, **export}]}
+    doc = {
+        "source": source,
+        "exports": [
+            {
+                "name": "ev",
+                "table": "t",
+                "format": "parquet",
+                "destination": {"type": "local", "path": "./out"},
+                **export,
+            }
+        ],
+    }
     path = folder / "rivet.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -157,8 +178,14 @@ def check_json(config: Path, *args: str, code: int = 0) -> list[dict[str, Any]]:
 
 
 def incremental(events: str, **extra: Any) -> dict[str, Any]:
-    return {"name": "ev", "table": events, "mode": "incremental", "cursor_column": "seq",
-            "columns": {"amount": "decimal(20,2)"}, **extra}
+    return {
+        "name": "ev",
+        "table": events,
+        "mode": "incremental",
+        "cursor_column": "seq",
+        "columns": {"amount": "decimal(20,2)"},
+        **extra,
+    }
 
 
 @pytest.mark.pg
@@ -198,8 +225,12 @@ def test_check_flags_unbounded_numeric_and_strict_fails(events: str, tmp_path: P
     assert columns["amount"]["flag"].startswith("unsupported: ") and "unbounded numeric" in columns["amount"]["flag"]
     assert columns["amount"]["arrow_type"] == "(needs override)"
     assert columns["tags"]["flag"].startswith("lossy: money")
-    assert columns["price"] == {"name": "price", "source_type": "numeric", "arrow_type": "decimal128(10, 2)",
-                                "flag": None}
+    assert columns["price"] == {
+        "name": "price",
+        "source_type": "numeric",
+        "arrow_type": "decimal128(10, 2)",
+        "flag": None,
+    }
     assert columns["created_at"]["arrow_type"] == "timestamp[us, tz=UTC]" and columns["created_at"]["flag"] is None
     check_json(config, "--strict", code=1)
     text = run_cli("check", "-c", str(config), cwd=tmp_path)
@@ -215,10 +246,20 @@ def test_check_json_reports_every_export_with_resolved_tuning(events: str, tmp_p
     config = export_config(
         tmp_path,
         incremental(events, tuning={"batch_size": 777}),
-        {"name": "q", "query": f"SELECT id, seq FROM {events} WHERE id > 1000", "mode": "incremental",
-         "cursor_column": "id"},
-        {"name": "chunks", "table": events, "mode": "chunked", "chunk_size": 1000, "parallel": 3,
-         "columns": {"amount": "decimal(20,2)"}},
+        {
+            "name": "q",
+            "query": f"SELECT id, seq FROM {events} WHERE id > 1000",
+            "mode": "incremental",
+            "cursor_column": "id",
+        },
+        {
+            "name": "chunks",
+            "table": events,
+            "mode": "chunked",
+            "chunk_size": 1000,
+            "parallel": 3,
+            "columns": {"amount": "decimal(20,2)"},
+        },
     )
     reports = {r["export"]: r for r in check_json(config)}
     assert list(reports) == ["ev", "q", "chunks"]
@@ -235,8 +276,10 @@ def test_check_json_reports_every_export_with_resolved_tuning(events: str, tmp_p
 @pytest.mark.pg
 def test_check_sparse_chunk_key_warns(pg: Any, events: str, tmp_path: Path) -> None:
     pg.execute(f"INSERT INTO {events} VALUES (1000000000, 1, 1, 1, 1, now())")
-    config = export_config(tmp_path, {"name": "ev", "table": events, "mode": "chunked", "chunk_size": 1000,
-                                      "columns": {"amount": "decimal(20,2)"}})
+    config = export_config(
+        tmp_path,
+        {"name": "ev", "table": events, "mode": "chunked", "chunk_size": 1000, "columns": {"amount": "decimal(20,2)"}},
+    )
     (report,) = check_json(config)
     assert report["chunks"]["note"].startswith("sparse key id")
     assert report["verdict"] == "acceptable"
@@ -244,8 +287,12 @@ def test_check_sparse_chunk_key_warns(pg: Any, events: str, tmp_path: Path) -> N
 
 @pytest.mark.pg
 def test_check_unresolvable_destination_credentials_fail(events: str, tmp_path: Path) -> None:
-    destination = {"type": "s3", "bucket": "b", "access_key_env": "RIVET_TEST_UNSET_KEY",
-                   "secret_key_env": "RIVET_TEST_UNSET_SECRET"}
+    destination = {
+        "type": "s3",
+        "bucket": "b",
+        "access_key_env": "RIVET_TEST_UNSET_KEY",
+        "secret_key_env": "RIVET_TEST_UNSET_SECRET",
+    }
     config = export_config(tmp_path, incremental(events, destination=destination))
     (report,) = check_json(config, code=1)
     assert "RIVET_TEST_UNSET_KEY is not set" in report["destination"]["error"]
@@ -266,8 +313,13 @@ def test_check_mysql_index_and_estimate(mysql: Any, table_name: str, tmp_path: P
         cur.execute(f"INSERT INTO {table_name} (id, seq) SELECT seq, seq FROM seq_1_to_500")
         cur.execute(f"ANALYZE TABLE {table_name}")
         cur.fetchall()
-        config = write_source(tmp_path, {"type": "mysql", "url": "mysql://root@127.0.0.1:3306/test"},
-                              table=table_name, mode="incremental", cursor_column="seq")
+        config = write_source(
+            tmp_path,
+            {"type": "mysql", "url": "mysql://root@127.0.0.1:3306/test"},
+            table=table_name,
+            mode="incremental",
+            cursor_column="seq",
+        )
         (before,) = check_json(config)
         assert before["key"]["indexed"] is False and before["verdict"] == "degraded"
         assert before["row_estimate"] == 500

@@ -1,0 +1,89 @@
+"""`rivet run` and `rivet apply`: export now, or exactly as a sealed plan says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from rivet_core.cli.common import (
+    config_option,
+    exports_option,
+    json_summary_option,
+    load,
+    log,
+    log_result,
+    param_option,
+    progress,
+    reconcile_option,
+    report_results,
+    selected_exports,
+    user_errors,
+    validate_option,
+)
+
+
+@click.command()
+@config_option
+@exports_option
+@validate_option
+@reconcile_option
+@click.option("--resume", is_flag=True, help="Continue the in-progress checkpointed chunk run (unfinished chunks).")
+@click.option(
+    "--window",
+    "windows",
+    multiple=True,
+    metavar="KEY",
+    help="time_window: export this window (2026-11-01), repeatable.",
+)
+@param_option
+@json_summary_option
+def run(
+    config: str,
+    exports: tuple[str, ...],
+    validate: bool,
+    reconcile: bool,
+    resume: bool,
+    windows: tuple[str, ...],
+    params: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Run exports."""
+    from rivet_core.engine import RunOptions, run_export
+
+    with user_errors():
+        cfg = load(config, params)
+        names = selected_exports(cfg, exports)
+        results = []
+        with progress() as update:
+            for name in names:
+                log.info("%s: starting (%s)", name, cfg.export(name).mode)
+                options = RunOptions(
+                    validate=validate,
+                    reconcile=reconcile,
+                    resume=resume,
+                    windows=list(windows) or None,
+                    progress=update,
+                )
+                results.append(run_export(cfg, name, options))
+                log_result(results[-1])
+    report_results(results, as_json)
+
+
+@click.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Apply a plan older than 24 h, or after its incremental cursor moved.")
+@validate_option
+@reconcile_option
+@json_summary_option
+def apply(plan_file: str, force: bool, validate: bool, reconcile: bool, as_json: bool) -> None:
+    """Run a plan exactly as written: no config re-read, no MIN/MAX (refused when expired or stale)."""
+    from rivet_core.engine import RunOptions
+    from rivet_core.plan import apply_plan
+
+    with user_errors(), progress() as update:
+        options = RunOptions(validate=validate, reconcile=reconcile, progress=update)
+        results = apply_plan(Path(plan_file), force, options)
+    for r in results:
+        log_result(r)
+    report_results(results, as_json)

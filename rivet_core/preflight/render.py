@@ -1,0 +1,39 @@
+"""`rivet check` text for one export."""
+
+from __future__ import annotations
+
+from rivet_core.preflight.report import CheckReport, ColumnReport
+
+
+def _column_line(c: ColumnReport) -> str:
+    return f"  column {c.name}: {c.source_type} -> {c.arrow_type}" + (f"  [{c.flag}]" if c.flag else "")
+
+
+def render(report: CheckReport, *, type_report: bool = True) -> str:
+    """The report as text; without `type_report` only flagged columns are listed."""
+    lines = [f"{report.export} ({report.mode}, {report.source}): {report.verdict.upper()}"]
+    lines += [f"  verdict: {reason}" for reason in report.reasons]
+    lines.append(f"  query: {report.query}")
+    if report.row_estimate is not None:
+        lines.append(f"  rows: ~{report.row_estimate} ({report.row_estimate_from})")
+    if report.key:
+        lines.append(f"  {report.key.field}: {report.key.column} indexed: {report.key.indexed}")
+    if report.chunks:
+        lines.append(f"  chunks: {report.chunks.estimate} {report.chunks.note or ''}".rstrip())
+    if report.windows:
+        lines.append(f"  windows per run: {report.windows}")
+    if c := report.connections:
+        lines.append(f"  connections: needs {c.needed}, {c.free} free ({c.in_use} in use of {c.max_connections})")
+    t = report.tuning
+    lines.append(
+        f"  tuning: profile {t.profile} (recommended: {report.recommended_profile}), batch_size {t.batch_size}, "
+        f"throttle_ms {t.throttle_ms}, statement_timeout_s {t.statement_timeout_s}, lock_timeout_s "
+        f"{t.lock_timeout_s}, max_retries {t.max_retries}, retry_backoff_ms {t.retry_backoff_ms}, "
+        f"memory_threshold_mb {t.memory_threshold_mb}"
+    )
+    d = report.destination
+    lines.append(f"  destination: {d.type}, credentials: {d.credentials or d.error}")
+    lines += [_column_line(c) for c in report.columns if type_report or c.flag]
+    lines += [f"  warning: {w}" for w in report.warnings]
+    lines += [f"  error: {e}" for e in report.errors]
+    return "\n".join(lines)
