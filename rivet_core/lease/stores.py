@@ -92,10 +92,12 @@ class S3Objects:
         return self._call(key, self.client.delete_object, IfMatch=token) is not None
 
     def list(self, prefix: str) -> list[str]:
-        full = _join(self.root, prefix)
         skip = len(self.root) + 1 if self.root else 0
-        pages = self._call(prefix, lambda **kw: list(self.client.get_paginator("list_objects_v2").paginate(**kw)))
-        return [obj["Key"][skip:] for page in pages or [] for obj in page.get("Contents", []) if obj["Key"] != full]
+        pages = self._call(
+            prefix,
+            lambda Bucket, Key: list(self.client.get_paginator("list_objects_v2").paginate(Bucket=Bucket, Prefix=Key)),
+        )
+        return [obj["Key"][skip:] for page in pages or [] for obj in page.get("Contents", [])]
 
 
 class GcsObjects:
