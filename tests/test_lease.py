@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import OFFLINE_ENV, S3_KEY_ENV, GcsEmulator, MotoS3
+from servers import OFFLINE_ENV, S3_KEY_ENV, GcsEmulator, MotoS3, TcpProxy
 
-from rivet_core.lease import HolderInfo, LeaseHeld, acquire
+from rivet_core.lease import HolderInfo, LeaseHeld, LeaseLost, ObjectLeaseBackend, S3Objects, acquire
+
+S3_CREDS = {"aws_access_key_id": "k", "aws_secret_access_key": "s"}
 
 
 def build(spec: dict[str, Any]) -> Any:
@@ -227,3 +229,26 @@ def test_gcs_lease_object(start: Any, gcs_emulator: GcsEmulator) -> None:
     spec = {"kind": "gcs", "endpoint": gcs_emulator.endpoint, "bucket": bucket, "ttl": 3.5, "skew": 0.2}
     spec["settle"] = 0.8
     _expiry(start, spec, 3.5)
+
+
+def test_s3_outage_loses_the_lease(moto_s3: MotoS3) -> None:
+    """Renewals that cannot reach the store: after the ttl `check()` refuses, and release does not hang."""
+    import boto3
+    from botocore.config import Config
+
+    bucket = moto_s3.new_bucket()
+    proxy = TcpProxy(moto_s3.port)
+    proxy.start()
+    config = Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1)
+    client = boto3.client("s3", endpoint_url=proxy.endpoint, region_name="us-east-1", config=config, **S3_CREDS)
+    backend = ObjectLeaseBackend(S3Objects(client, bucket), ttl_s=1.2, skew_s=0.2)
+    with acquire(
+        export="orders", scope="export", holder=HolderInfo.current("r"), backends=[backend], wait_s=0
+    ) as lease:
+        lease.check()
+        proxy.stop()
+        time.sleep(1.5)
+        with pytest.raises(LeaseLost, match=r"could not renew|not renewed within"):
+            lease.check()
+        t0 = time.monotonic()
+    assert time.monotonic() - t0 < 8
