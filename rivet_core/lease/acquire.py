@@ -45,13 +45,16 @@ class Lease:
 def _try_all(backends: Sequence[LeaseBackend], export: str, scope: str, holder: HolderInfo) -> list[Claim] | Conflict:
     """Every backend's claim, or the first conflict (with the claims taken so far released)."""
     claims: list[Claim] = []
-    for backend in backends:
-        got = backend.try_acquire(export, scope, holder)
-        if isinstance(got, Conflict):
-            for claim in reversed(claims):
-                claim.release()
-            return got
-        claims.append(got)
+    try:
+        for backend in backends:
+            got = backend.try_acquire(export, scope, holder)
+            if isinstance(got, Conflict):
+                Lease(export, scope, holder, claims).release()
+                return got
+            claims.append(got)
+    except BaseException:  # a backend failed: give back what the others granted, then report the failure
+        Lease(export, scope, holder, claims).release()
+        raise
     return claims
 
 

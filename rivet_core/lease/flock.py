@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from rivet_core.errors import StateError
 from rivet_core.lease.model import EXPORT_SCOPE, Claim, Conflict, HolderInfo, safe_name
 
 LOCK_DIR = ".rivet_locks"
@@ -67,6 +68,12 @@ class FileLockBackend:
         return False
 
     def try_acquire(self, export: str, scope: str, holder: HolderInfo) -> Claim | Conflict:
+        try:
+            return self._try_acquire(export, scope, holder)
+        except OSError as exc:
+            raise StateError(f"cannot take the export lease in {self.dir}: {exc.strerror}") from None
+
+    def _try_acquire(self, export: str, scope: str, holder: HolderInfo) -> Claim | Conflict:
         top = self._path(export, EXPORT_SCOPE)
         top.parent.mkdir(parents=True, exist_ok=True)
         whole = scope == EXPORT_SCOPE
@@ -81,8 +88,12 @@ class FileLockBackend:
                 _FileClaim(fds).release()
                 return Conflict(scope, _read_holder(self._path(export, scope)))
             fds.append(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({**holder.to_dict(), "scope": scope}).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({**holder.to_dict(), "scope": scope}).encode(), 0)
+        except OSError:
+            _FileClaim(fds).release()
+            raise
         return _FileClaim(fds)
 
     def _conflict(self, export: str, scope: str) -> Conflict:

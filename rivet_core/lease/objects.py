@@ -154,7 +154,12 @@ class ObjectLeaseBackend:
         got = self._claim(key, scope, body)
         if isinstance(got, Conflict):
             return got
-        blocker = self._blocker(export, scope, key)
+        try:
+            blocker = self._blocker(export, scope, key)
+        except BaseException:
+            with contextlib.suppress(RivetError):
+                self.store.delete(key, got)
+            raise
         if blocker is not None:
             self.store.delete(key, got)
             return blocker
