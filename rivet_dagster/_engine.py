@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,7 @@ def result_metadata(result: ExportResult) -> dict[str, Any]:
         "status": result.status,
     }
     if result.gates:
-        meta["gates"] = MetadataValue.json(result.gates)
+        meta["gates"] = MetadataValue.json([asdict(g) for g in gate_results(result)])
     for name in ("validated", "reconciled"):
         if getattr(result, name) is not None:
             meta[name] = getattr(result, name)
