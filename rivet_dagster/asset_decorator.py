@@ -4,6 +4,7 @@
     def orders(context: AssetExecutionContext, rivet: RivetResource):
         yield from rivet.run(context)
 
+(Dagster reads the body's annotations: its module must not use `from __future__ import annotations`.)
 Building it reads only the config: no database is contacted until an asset runs. Exports in one decorator share
 one op, so they must share partitions and retry policy (`build_definitions` makes one per export).
 """
