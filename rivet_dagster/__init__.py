@@ -1,1 +1,26 @@
-"""rivet on Dagster: one asset per export of a rivet.yaml, and IO managers that commit through rivet_core."""
+"""rivet on Dagster: exports of a rivet.yaml as assets run by `RivetResource`, described by `RivetTranslator`."""
+
+from rivet_dagster.asset_decorator import build_rivet_asset_specs, build_rivet_source_specs, rivet_assets
+from rivet_dagster.assets import build_definitions
+from rivet_dagster.io_managers import RivetGcsIOManager, RivetIOManager, RivetLocalIOManager, RivetS3IOManager
+from rivet_dagster.partitions import chunk_partitions_name, partitioned_by_chunks, partitions_def, register_chunks
+from rivet_dagster.resource import RivetResource
+from rivet_dagster.translator import RivetExportData, RivetTranslator
+
+__all__ = [
+    "RivetExportData",
+    "RivetGcsIOManager",
+    "RivetIOManager",
+    "RivetLocalIOManager",
+    "RivetResource",
+    "RivetS3IOManager",
+    "RivetTranslator",
+    "build_definitions",
+    "build_rivet_asset_specs",
+    "build_rivet_source_specs",
+    "chunk_partitions_name",
+    "partitioned_by_chunks",
+    "partitions_def",
+    "register_chunks",
+    "rivet_assets",
+]

@@ -1,4 +1,4 @@
-"""Schedules, sensors and automation conditions of rivet exports (design §11).
+"""Schedules and sensors of rivet exports (automation conditions come from the translator).
 
 - `dagster.schedule` (cron, UTC) → a schedule per export. Unpartitioned exports: one run per tick. time_window:
   each tick requests the last `days_window` complete windows (one run each), so late rows land like `rivet run`'s
@@ -9,8 +9,8 @@
 - `rivet_slack_on_run_failure`, when `notifications.slack.on` has `failure`: a run-failure sensor posting through
   `rivet_core.notify` — for failures rivet's engine did not report itself (a failed export step already sent
   its message from the engine).
-- `dagster.automation`: eager → `AutomationCondition.eager()`; on_cron → `AutomationCondition.on_cron(schedule)`
-  (instead of a schedule). Sensors and schedules start stopped, as Dagster's are by default.
+- `dagster.automation: on_cron` replaces the schedule (`RivetTranslator.get_automation_condition`). Sensors and
+  schedules start stopped, as Dagster's are by default.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetsDefinition,
-    AutomationCondition,
     DagsterEvent,
     DagsterInstance,
     RunFailureSensorContext,
@@ -39,34 +38,19 @@ from dagster import (
     sensor,
 )
 
-from rivet_core.config import Config, ExportConfig
-from rivet_core.engine import ExportResult
-from rivet_core.errors import ConfigError
-from rivet_core.notify import notify
+from rivet_dagster._engine import Config, ExportConfig, notify_failure
+from rivet_dagster.constants import NOTIFIED_METADATA_KEY
 from rivet_dagster.partitions import partitioned_by_chunks, register_chunks
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 CHUNK_SENSOR_INTERVAL_S = 300
-NOTIFIED_METADATA_KEY = "rivet/notified"  # an export step's failure metadata: the engine already notified
 
 
 def _ident(name: str) -> str:
     """A Dagster job/schedule/sensor name from an export name (letters, digits, `_`)."""
     return re.sub(r"\W", "_", name)
-
-
-def automation_condition(config: Config, export: ExportConfig) -> AutomationCondition | None:  # type: ignore[type-arg]
-    """The export's `dagster.automation` as a condition the automation daemon evaluates."""
-    settings = config.dagster_for(export)
-    if settings.automation == "eager":
-        return AutomationCondition.eager()
-    if settings.automation == "on_cron":
-        if not settings.schedule:
-            raise ConfigError(f"exports[{export.name}].dagster.automation: on_cron needs dagster.schedule (a cron)")
-        return AutomationCondition.on_cron(settings.schedule, "UTC")
-    return None
 
 
 def refreshed_chunks(keys: list[str], new: list[str]) -> list[str]:
@@ -202,7 +186,7 @@ def slack_failure_sensor(config: Config) -> SensorDefinition:
         run = context.dagster_run
         steps = ", ".join(sorted({e.step_key for e in failures if e.step_key})) or run.job_name
         error = "; ".join(_reason(e) for e in failures) or context.failure_event.message or "the run failed"
-        notify(config, ExportResult(steps, run.run_id, "", status="failed", error=error))
+        notify_failure(config, steps, run.run_id, error)
 
     return _post
 

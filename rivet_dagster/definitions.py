@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from rivet_core.errors import ConfigError
+from rivet_dagster._engine import ConfigError
 from rivet_dagster.assets import build_definitions
 
 try:

@@ -1,137 +1,45 @@
-"""IO managers: asset outputs go through rivet_core's writer and commit protocol; inputs come back as LazyFrames.
+"""IO managers: other assets' Polars frames go through rivet_core's writer and commit protocol; inputs come back
+as LazyFrames.
 
-`handle_output` takes what an asset returns inside `Output(value=…)`: an `ExportRun` (a rivet export asset), a
-`pl.DataFrame`, or an iterator of `pl.DataFrame` batches, consumed one batch at a time (never collected). The
-run's numbers become the materialization metadata; a failed run fails the step and records no materialization.
-`load_input` returns a `pl.LazyFrame` over the files the upstream asset's committed manifests list.
+Export assets do not hand their output to an IO manager (their body yields a `MaterializeResult`); an IO manager
+only loads them for downstream assets. `handle_output` commits what other assets return: a `pl.DataFrame`, or an
+iterator of `pl.DataFrame` batches, consumed one batch at a time (never collected). `load_input` returns a
+`pl.LazyFrame` over the files the upstream asset's committed manifests list.
 
 A destination kind is one subclass saying where assets that are not exports go: `RivetLocalIOManager`,
-`RivetS3IOManager`, `RivetGcsIOManager`. Each export asset uses the one of its `destination.type`. The object-store
-ones take an optional dagster-aws `S3Resource` (`s3=`) / dagster-gcp `GCSResource` (`gcs=`): when given, its
-`get_client()` client does every read and write of the IO manager, the export's own run included (the export asset
-hands it to rivet_core). Without one, rivet builds its client from each destination's settings: an export's from
-rivet.yaml, the other assets' from the IO manager's fields, which follow the rivet.yaml credential rules
-(`*_env` names environment variables: no secret in Dagster config).
+`RivetS3IOManager`, `RivetGcsIOManager`. Each export asset is loaded by the one of its `destination.type`. The
+object-store ones take an optional dagster-aws `S3Resource` (`s3=`) / dagster-gcp `GCSResource` (`gcs=`): when
+given, its `get_client()` client does every read and write of the IO manager. Without one, rivet builds its
+client from each destination's settings: an export's from rivet.yaml, the other assets' from the IO manager's
+fields, which follow the rivet.yaml credential rules (`*_env` names environment variables: no secret in config).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from dagster import (
-    AssetKey,
-    ConfigurableIOManager,
-    DagsterLogManager,
-    Failure,
-    InputContext,
-    MetadataValue,
-    OutputContext,
-    TableColumn,
-    TableSchema,
-)
+from dagster import AssetKey, ConfigurableIOManager, Failure, InputContext, OutputContext
 from dagster_aws.s3 import S3Resource
 from dagster_gcp import GCSResource
 from pydantic import Field
 
-from rivet_core.config import (
+from rivet_dagster._engine import (
     Config,
+    ConfigError,
     DestinationConfig,
-    ExportConfig,
-    GcsDestination,
-    LocalDestination,
-    S3Destination,
+    gcs_destination,
+    load_committed,
     load_config,
-    parse_file_size,
+    local_destination,
+    result_metadata,
+    rivet_step,
+    s3_destination,
+    write_asset_frames,
 )
-from rivet_core.destinations import open_destination
-from rivet_core.engine import ExportJob, ExportResult, RunOptions, write_frames
-from rivet_core.errors import ConfigError
-from rivet_core.scan import current_units, scan
-from rivet_core.state import StateStore
-from rivet_core.writers import FormatOptions
-from rivet_dagster.partitions import partition_of
-
-EXPORT_METADATA_KEY = "rivet/export"  # definition metadata naming the export behind an asset
-
-
-@dataclass
-class ExportRun:
-    """What an export asset hands its IO manager: one export run through rivet_core's engine (at most once).
-
-    Export assets run it in their body, so that gate results become check results before the IO manager
-    records the materialization; the IO manager then only records the metadata.
-    """
-
-    config: Config
-    export: ExportConfig
-    options: RunOptions = field(default_factory=RunOptions)
-    result: ExportResult | None = None
-
-    def run(self) -> ExportResult:
-        if self.result is None:
-            self.result = ExportJob(self.config, self.export, self.options).run()
-        return self.result
-
-
-def result_metadata(result: ExportResult) -> dict[str, Any]:
-    """Materialization metadata of a run: counts, schema, files, timings, cursor, redacted query — never a secret."""
-    meta: dict[str, Any] = {
-        "dagster/row_count": result.rows,
-        "dagster/column_schema": TableSchema(
-            columns=[TableColumn(c["name"], c["type"], description=c.get("source") or None) for c in result.schema]
-        ),
-        "dagster/uri": result.destination,
-        "files": MetadataValue.json(result.files),
-        "bytes": result.bytes,
-        "duration_s": result.duration_s,
-        "peak_rss_mb": result.peak_rss_mb,
-        "slices": MetadataValue.json(result.slices),
-        "run_id": result.run_id,
-        "status": result.status,
-    }
-    if result.gates:
-        meta["gates"] = MetadataValue.json(result.gates)
-    for name in ("validated", "reconciled"):
-        if getattr(result, name) is not None:
-            meta[name] = getattr(result, name)
-    if result.cursor is not None:
-        meta["cursor"] = MetadataValue.json(result.cursor)
-    if result.query:
-        meta["query"] = result.query  # the table, or the SQL with any password masked
-    if result.warnings:
-        meta["warnings"] = MetadataValue.json(result.warnings)
-    if result.error:
-        meta["error"] = result.error
-    return meta
-
-
-@contextmanager
-def rivet_step(dagster_log: DagsterLogManager) -> Iterator[None]:
-    """rivet's log lines into the run log while rivet works; a config error fails the step with just its text."""
-    logger = logging.getLogger("rivet")
-
-    class _Forward(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            dagster_log.log(record.levelno, record.getMessage())
-
-    handler, level = _Forward(), logger.level
-    logger.addHandler(handler)
-    if level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
-    try:
-        yield
-    except ConfigError as exc:
-        raise Failure(description=str(exc), allow_retries=False) from None
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY
 
 
 class RivetIOManager(ConfigurableIOManager):
@@ -152,34 +60,27 @@ class RivetIOManager(ConfigurableIOManager):
         """The client of the Dagster resource this IO manager was given; None: rivet builds one per destination."""
         return None
 
-    def _config(self) -> Config:
+    def _config(self, path: str | None = None) -> Config:
         try:
-            return load_config(self.config_path)
+            return load_config(path or self.config_path)
         except ConfigError as exc:
             raise Failure(description=str(exc), allow_retries=False) from None
 
-    def _format_options(self) -> FormatOptions:
-        size = parse_file_size(self.max_file_size) if self.max_file_size else None
-        return FormatOptions(self.format, self.compression if self.format == "parquet" else "none", max_file_size=size)
-
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        """Run the export, or write the frames, through rivet_core; fail the step when the run failed."""
+        """Commit the frames through rivet_core; fail the step when the write failed."""
         key = context.asset_key
-        if not isinstance(obj, ExportRun | pl.DataFrame | Iterable) or isinstance(obj, str | bytes):
+        if not isinstance(obj, pl.DataFrame | Iterable) or isinstance(obj, str | bytes):
             raise Failure(
                 description=f"{key.to_user_string()}: rivet's IO manager takes a pl.DataFrame or an iterator of "
                 f"pl.DataFrame batches, not {type(obj).__name__}",
                 allow_retries=False,
             )
+        frames = [obj] if isinstance(obj, pl.DataFrame) else obj
         with rivet_step(context.log):
-            if isinstance(obj, ExportRun):
-                result = obj.run()
-            else:
-                frames = [obj] if isinstance(obj, pl.DataFrame) else obj
-                base_dir, options = self._config().base_dir, self._format_options()
-                state = StateStore.open(base_dir)
-                target = self.destination_for(key)
-                result = write_frames(frames, target, _name(key), options, base_dir, state, self.store_client())
+            result = write_asset_frames(
+                frames, self.destination_for(key), _name(key), base_dir=self._config().base_dir, fmt=self.format,
+                compression=self.compression, max_file_size=self.max_file_size, client=self.store_client(),
+            )  # fmt: skip
         metadata = result_metadata(result)
         if result.status == "failed":
             raise Failure(description=result.error, metadata=metadata)
@@ -192,26 +93,25 @@ class RivetIOManager(ConfigurableIOManager):
         """
         upstream = context.upstream_output
         assert upstream is not None
-        config = self._config()
-        key = upstream.asset_key
-        export_name = (upstream.definition_metadata or {}).get(EXPORT_METADATA_KEY)
+        key, metadata = upstream.asset_key, upstream.definition_metadata or {}
+        export_name = metadata.get(EXPORT_METADATA_KEY)
+        config = self._config(str(metadata.get(CONFIG_METADATA_KEY) or self.config_path))
         export = config.export(str(export_name)) if export_name else None
         if export:
-            name, fmt, incremental = export.name, export.format, export.mode == "incremental"
-            target, table = export.destination, export.source_table[1] if export.source_table else name
+            name, fmt, target = export.name, export.format, export.destination
+            table = export.source_table[1] if export.source_table else name
         else:
-            name, fmt, incremental = _name(key), self.format, False
-            target, table = self.destination_for(key), name
+            name, fmt, target = _name(key), self.format, self.destination_for(key)
+            table = name
+        partitions = context.asset_partition_keys if export and context.has_asset_partitions else None
         with rivet_step(context.log):
-            now, client = dt.datetime.now(dt.UTC), self.store_client()
-            dest = open_destination(target, name, table, "", now, config.base_dir, client).destination
-            units = current_units(dest, name, incremental)
-        if export and context.has_asset_partitions:
-            wanted = set(context.asset_partition_keys)
-            units = [m for m in units if partition_of(export, m["slice"]) in wanted]
-        if not units:
-            context.log.warning(f"{key.to_user_string()}: nothing committed at {dest.uri()} yet; an empty frame")
-        return scan(dest, units, fmt)
+            committed = load_committed(
+                config, target, name, table=table, fmt=fmt, export=export, partitions=partitions,
+                client=self.store_client(),
+            )  # fmt: skip
+        if not committed.units:
+            context.log.warning(f"{key.to_user_string()}: nothing committed at {committed.uri} yet; an empty frame")
+        return committed.frame
 
 
 class RivetLocalIOManager(RivetIOManager):
@@ -220,7 +120,7 @@ class RivetLocalIOManager(RivetIOManager):
     base_path: str = Field(default="./out/assets", description="Folder for non-export assets' files.")
 
     def destination_for(self, key: AssetKey) -> DestinationConfig:
-        return LocalDestination(type="local", path=str(Path(self.base_path, *key.path)))
+        return local_destination(str(Path(self.base_path, *key.path)))
 
 
 def _name(key: AssetKey) -> str:
@@ -262,8 +162,8 @@ class RivetS3IOManager(_ObjectStoreFields):
     def destination_for(self, key: AssetKey) -> DestinationConfig:
         fields = ("region", "endpoint", "access_key_env", "secret_key_env", "session_token_env", "aws_profile")
         settings = {f: getattr(self, f) for f in fields}
-        return S3Destination(
-            type="s3", bucket=self._bucket(key), prefix=self._prefix(key), allow_anonymous=self.allow_anonymous,
+        return s3_destination(
+            bucket=self._bucket(key), prefix=self._prefix(key), allow_anonymous=self.allow_anonymous,
             **settings,
         )  # fmt: skip
 
@@ -278,8 +178,8 @@ class RivetGcsIOManager(_ObjectStoreFields):
     credentials_file: str | None = Field(default=None, description="google-auth JSON file (relative to the config).")
 
     def destination_for(self, key: AssetKey) -> DestinationConfig:
-        return GcsDestination(
-            type="gcs", bucket=self._bucket(key), prefix=self._prefix(key), endpoint=self.endpoint,
+        return gcs_destination(
+            bucket=self._bucket(key), prefix=self._prefix(key), endpoint=self.endpoint,
             credentials_file=self.credentials_file, allow_anonymous=self.allow_anonymous,
         )  # fmt: skip
 

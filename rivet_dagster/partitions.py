@@ -1,11 +1,13 @@
-"""Partitions of rivet exports: time windows for `time_window`, aligned chunk ranges for `chunked` (design §4, §11).
+"""Partitions of rivet exports: time windows for `time_window`, aligned chunk ranges for `chunked`.
+
+The key forms are described in docs/slices-and-partitions.md.
 
 - time_window → `TimeWindowPartitionsDefinition` in UTC, one partition per `dagster.window` (default day), keys in
   rivet's window format (`2026-11-01`, hourly `2026-11-01-13:00`), weeks from Monday. Only complete windows are
   partitions (the current one is not, Dagster's convention). The first one is `dagster.partition_start`, else
   `DEFAULT_PARTITION_START`: a fixed date, so the partition set never shifts from one load to the next.
 - chunked with aligned `chunk_size` ranges on an integer key → `DynamicPartitionsDefinition` named
-  `rivet_chunks_<export>` whose keys are `rivet_core.slices.chunk_key(lower bound)` (zero-padded, so they sort).
+  `rivet_chunks_<export>` whose keys are rivet_core's `chunk_key(lower bound)` (zero-padded, so they sort).
   A range keeps its key when the table grows, so a partition is never renamed. Keys live in the Dagster instance:
   `register_chunks` (the sensor and `python -m rivet_dagster.register_chunks`) adds them. Other chunkings
   (`chunk_count`, `chunk_dense`, `chunk_by_days`) move their boundaries with the data and stay unpartitioned.
@@ -17,8 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 from dagster import (
     BackfillPolicy,
@@ -28,9 +28,7 @@ from dagster import (
     TimeWindowPartitionsDefinition,
 )
 
-from rivet_core.config import Config, ExportConfig
-from rivet_core.engine import RunOptions, chunk_keys
-from rivet_core.slices import WINDOW_FORMATS, chunk_key
+from rivet_dagster._engine import WINDOW_FORMATS, Config, ExportConfig, chunk_keys
 
 log = logging.getLogger("rivet")
 
@@ -70,20 +68,6 @@ def partitions_def(config: Config, export: ExportConfig) -> PartitionsDefinition
 def backfill_policy(partitions: PartitionsDefinition | None) -> BackfillPolicy | None:
     """One run per backfill of a partitioned export: its windows or chunks share a snapshot and `parallel`."""
     return BackfillPolicy.single_run() if partitions is not None else None
-
-
-def run_options(export: ExportConfig, partition_keys: Sequence[str]) -> RunOptions:
-    """The rivet run of a partitioned step: its windows or chunks (an unpartitioned step: everything)."""
-    if not partition_keys:
-        return RunOptions()
-    if export.mode == "time_window":
-        return RunOptions(windows=list(partition_keys))
-    return RunOptions(chunks=list(partition_keys))
-
-
-def partition_of(export: ExportConfig, unit: dict[str, Any]) -> str:
-    """The partition key of a committed unit (`ExportResult.units` entry): its window, or its chunk's key."""
-    return str(unit["key"]) if export.mode == "time_window" else chunk_key(unit["lo"])
 
 
 def register_chunks(instance: DagsterInstance, config: Config, export: ExportConfig) -> tuple[list[str], list[str]]:

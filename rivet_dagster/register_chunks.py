@@ -14,8 +14,7 @@ import sys
 import click
 from dagster import DagsterInstance
 
-from rivet_core.config import load_config
-from rivet_core.errors import RivetError
+from rivet_dagster._engine import RivetError, load_config
 from rivet_dagster.partitions import chunk_partitions_name, partitioned_by_chunks, register_chunks
 
 

@@ -18,8 +18,8 @@ from servers import OFFLINE_ENV, S3_KEY_ENV
 from test_dagster import add_orders, no_deprecation_warnings
 from test_object_stores import Store
 
+from rivet_dagster import RivetGcsIOManager, RivetResource, RivetS3IOManager
 from rivet_dagster.assets import IO_MANAGER_KEYS, build_definitions
-from rivet_dagster.io_managers import RivetGcsIOManager, RivetS3IOManager
 
 pytestmark = [pytest.mark.dagster, pytest.mark.pg]
 
@@ -88,7 +88,7 @@ def test_an_object_store_export_loads_downstream_as_a_lazyframe(bucket: Store, a
     assert_loaded_downstream(result, bucket, seen)
 
 
-def test_the_io_managers_use_a_dagster_aws_or_gcp_resource_for_every_call(
+def test_the_rivet_resource_and_io_managers_use_a_dagster_aws_or_gcp_resource_for_every_call(
     bucket: Store, amounts: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """rivet.yaml names only the bucket (no endpoint, no credentials): only the resource's client reaches it."""
@@ -101,10 +101,12 @@ def test_the_io_managers_use_a_dagster_aws_or_gcp_resource_for_every_call(
             aws_access_key_id=EnvVar("RIVET_TEST_S3_KEY"), aws_secret_access_key=EnvVar("RIVET_TEST_S3_SECRET"),
         )  # fmt: skip
         manager: Any = RivetS3IOManager(config_path=str(config), bucket=bucket.bucket, prefix="assets", s3=resource)
+        rivet = RivetResource(s3=resource)
     else:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", bucket.endpoint)  # how google-cloud-storage finds an emulator
         resource = GCSResource(project="rivet-test")
         manager = RivetGcsIOManager(config_path=str(config), bucket=bucket.bucket, prefix="assets", gcs=resource)
+        rivet = RivetResource(gcs=resource)
     with no_deprecation_warnings():
         defs = build_definitions(config)
     instance = DagsterInstance.ephemeral()
@@ -116,7 +118,7 @@ def test_the_io_managers_use_a_dagster_aws_or_gcp_resource_for_every_call(
     seen: dict[str, Any] = {}
     result = materialize(
         [*defs.assets, *downstream(bucket.kind, seen)],  # type: ignore[list-item]
-        resources={**defs.resources, key: manager},
+        resources={**defs.resources, key: manager, "rivet": rivet},  # the export runs with the resource's client
         instance=DagsterInstance.ephemeral(),
     )
     assert_loaded_downstream(result, bucket, seen)
