@@ -51,7 +51,7 @@ def _open(name: str, endpoint: str, bucket: str, key: str) -> BinaryIO:
     """The candidate's writable stream for `bucket/key`."""
     host = endpoint.removeprefix("http://")
     if name == "rivet-s3":
-        from rivet_core.config import S3Destination as S3Config
+        from rivet_core.config import S3DestinationConfig as S3Config
         from rivet_core.destinations.s3 import S3Destination
 
         cfg = S3Config(
@@ -71,7 +71,7 @@ def _open(name: str, endpoint: str, bucket: str, key: str) -> BinaryIO:
         )
         return s3.open_output_stream(f"{bucket}/{key}")  # type: ignore[return-value]
     if name == "rivet-gcs":
-        from rivet_core.config import GcsDestination as GcsConfig
+        from rivet_core.config import GcsDestinationConfig as GcsConfig
         from rivet_core.destinations.gcs import GcsDestination
 
         cfg = GcsConfig(type="gcs", bucket=bucket, endpoint=endpoint, allow_anonymous=True)

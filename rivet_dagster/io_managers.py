@@ -44,9 +44,9 @@ from rivet_core.config import (
     Config,
     DestinationConfig,
     ExportConfig,
-    GcsDestination,
-    LocalDestination,
-    S3Destination,
+    GcsDestinationConfig,
+    LocalDestinationConfig,
+    S3DestinationConfig,
     load_config,
     parse_file_size,
 )
@@ -220,7 +220,7 @@ class RivetLocalIOManager(RivetIOManager):
     base_path: str = Field(default="./out/assets", description="Folder for non-export assets' files.")
 
     def destination_for(self, key: AssetKey) -> DestinationConfig:
-        return LocalDestination(type="local", path=str(Path(self.base_path, *key.path)))
+        return LocalDestinationConfig(type="local", path=str(Path(self.base_path, *key.path)))
 
 
 def _name(key: AssetKey) -> str:
@@ -262,7 +262,7 @@ class RivetS3IOManager(_ObjectStoreFields):
     def destination_for(self, key: AssetKey) -> DestinationConfig:
         fields = ("region", "endpoint", "access_key_env", "secret_key_env", "session_token_env", "aws_profile")
         settings = {f: getattr(self, f) for f in fields}
-        return S3Destination(
+        return S3DestinationConfig(
             type="s3", bucket=self._bucket(key), prefix=self._prefix(key), allow_anonymous=self.allow_anonymous,
             **settings,
         )  # fmt: skip
@@ -278,7 +278,7 @@ class RivetGcsIOManager(_ObjectStoreFields):
     credentials_file: str | None = Field(default=None, description="google-auth JSON file (relative to the config).")
 
     def destination_for(self, key: AssetKey) -> DestinationConfig:
-        return GcsDestination(
+        return GcsDestinationConfig(
             type="gcs", bucket=self._bucket(key), prefix=self._prefix(key), endpoint=self.endpoint,
             credentials_file=self.credentials_file, allow_anonymous=self.allow_anonymous,
         )  # fmt: skip

@@ -17,7 +17,7 @@ from rivet_core.config import (
     Config,
     NullRatioRule,
     QualityRule,
-    S3Destination,
+    S3DestinationConfig,
     Tuning,
     config_json_schema,
     export_fingerprint,
@@ -212,7 +212,7 @@ def test_full_example_loads_every_field(tmp_path: Path) -> None:
     assert orders.incremental_cursor_mode == "coalesce"
     assert orders.max_file_size_bytes == 256 * 1024 * 1024
     assert orders.parquet is not None and orders.parquet.row_group_rows == 100000
-    assert isinstance(orders.destination, S3Destination)
+    assert isinstance(orders.destination, S3DestinationConfig)
     assert orders.destination.prefix == "raw/{export}/{date}/"
     assert orders.meta_columns is not None and orders.meta_columns.row_hash is True
     assert orders.columns == {"amount": "decimal(18,2)", "qty": "int64"}
