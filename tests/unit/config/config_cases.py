@@ -171,3 +171,14 @@ def error_of(tmp_path: Path, data: dict[str, Any] | str, env: dict[str, str] | N
             load_dict(tmp_path, data, env)
     assert info.value.exit_code == 2
     return str(info.value)
+
+
+# A YAML "billion laughs": 9 levels of 9 aliases (9^9 strings once expanded).
+BILLION_LAUGHS = "\n".join(
+    [
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+        *(f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)),
+        'source: {type: postgres, url: "postgresql://u@h/d"}',
+        "exports: *i",
+    ]
+)
