@@ -9,6 +9,7 @@ from config_cases import error_of, load_dict, minimal
 
 from rivet_core.config import (
     PROFILES,
+    Profile,
     Tuning,
 )
 
@@ -46,7 +47,7 @@ def test_profile_numbers_match_the_spec() -> None:
 
 
 @pytest.mark.parametrize("profile", ["fast", "balanced", "safe"])
-def test_explicit_profile_gives_its_numbers(tmp_path: Path, profile: str) -> None:
+def test_explicit_profile_gives_its_numbers(tmp_path: Path, profile: Profile) -> None:
     data = minimal()
     data["source"]["tuning"] = {"profile": profile}
     cfg = load_dict(tmp_path, data)
