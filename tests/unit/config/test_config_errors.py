@@ -6,11 +6,12 @@ import copy
 from pathlib import Path
 
 import pytest
-from config_cases import error_of, load_dict, minimal, write
 
 from rivet_core.config import (
     load_config,
 )
+
+from .config_cases import error_of, load_dict, minimal, write
 
 
 def test_error_message_first_line_names_the_file(tmp_path: Path) -> None:

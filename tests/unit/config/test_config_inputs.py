@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from config_cases import BILLION_LAUGHS, MINIMAL, error_of, load_dict, minimal, write
 
 from rivet_core.config import load_config, parse_config
 from rivet_core.config.loading import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_VALUES
 from rivet_core.errors import ConfigError
+
+from .config_cases import BILLION_LAUGHS, MINIMAL, error_of, load_dict, minimal, write
 
 SECRET = "Pw-S3cret-4711"
 

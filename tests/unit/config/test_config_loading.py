@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from config_cases import error_of, load_dict, minimal, write
 
 from rivet_core.config import (
     load_config,
 )
 from rivet_core.errors import ConfigError
+
+from .config_cases import error_of, load_dict, minimal, write
 
 
 def test_missing_file(tmp_path: Path) -> None:

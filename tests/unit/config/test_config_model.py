@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from config_cases import FULL_YAML, MINIMAL, load_dict, write
 
 from rivet_core.config import (
     NullRatioRule,
@@ -14,6 +13,8 @@ from rivet_core.config import (
     load_config,
 )
 from rivet_core.errors import ConfigError
+
+from .config_cases import FULL_YAML, MINIMAL, load_dict, write
 
 
 def test_full_example_loads_every_field(tmp_path: Path) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from config_cases import load_dict, minimal
-
 from rivet_core.config import (
     config_json_schema,
     export_fingerprint,
 )
+
+from .config_cases import load_dict, minimal
 
 
 def test_json_schema() -> None:

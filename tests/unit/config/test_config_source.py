@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from config_cases import load_dict, minimal
 
 from rivet_core.errors import ConfigError
 from rivet_core.redact import redact, redact_url
+
+from .config_cases import load_dict, minimal
 
 
 def test_resolve_url_from_structured_fields_percent_encodes(tmp_path: Path) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from config_cases import error_of, load_dict, minimal
 
 from rivet_core.config import (
     PROFILES,
     Profile,
     Tuning,
 )
+
+from .config_cases import error_of, load_dict, minimal
 
 
 def test_profile_numbers_match_the_spec() -> None:

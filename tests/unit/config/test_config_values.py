@@ -8,12 +8,13 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from config_cases import error_of, load_dict, minimal
 
 from rivet_core.config import (
     parse_file_size,
     parse_type_override,
 )
+
+from .config_cases import error_of, load_dict, minimal
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from config_cases import load_dict, minimal
 
 from rivet_core.config import (
     DEFAULT_CHUNK_SIZE,
@@ -19,6 +18,8 @@ from rivet_core.config import (
     TuningConfig,
     config_json_schema,
 )
+
+from .config_cases import load_dict, minimal
 
 
 def test_full_view(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """`rivet run -c bad.yaml` for each class of hostile config input: exit 2, the field named, no traceback/secret.
 
-Server-free: every case fails before a connection is attempted.
+Server-free (every case fails before a connection is attempted) but not unit tier: it runs the CLI as a process.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from config_cases import BILLION_LAUGHS
 from conftest import run_cli, write_config
+from unit.config.config_cases import BILLION_LAUGHS
 
 SECRET = "CliS3cret0815"
 DEST = "destination: {type: local, path: ./out}"
