@@ -49,7 +49,7 @@ def _cpu() -> float:
 
 
 def _rivet_s3(endpoint: str, bucket: str, key: str) -> BinaryIO:
-    from rivet_core.config import S3Destination as S3Config
+    from rivet_core.config import S3DestinationConfig as S3Config
     from rivet_core.destinations.s3 import S3Destination
 
     cfg = S3Config(
@@ -81,7 +81,7 @@ def _pyarrow_s3(endpoint: str, bucket: str, key: str) -> BinaryIO:
 
 
 def _rivet_gcs(endpoint: str, bucket: str, key: str) -> BinaryIO:
-    from rivet_core.config import GcsDestination as GcsConfig
+    from rivet_core.config import GcsDestinationConfig as GcsConfig
     from rivet_core.destinations.gcs import GcsDestination
 
     cfg = GcsConfig(type="gcs", bucket=bucket, endpoint=endpoint, allow_anonymous=True)

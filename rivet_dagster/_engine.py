@@ -23,9 +23,9 @@ from rivet_core.config import (
     DagsterConfig,
     DestinationConfig,
     ExportConfig,
-    GcsDestination,
-    LocalDestination,
-    S3Destination,
+    GcsDestinationConfig,
+    LocalDestinationConfig,
+    S3DestinationConfig,
     export_fingerprint,
     load_config,
     parse_file_size,
@@ -156,17 +156,17 @@ def result_metadata(result: ExportResult) -> dict[str, Any]:
 
 def local_destination(path: str) -> DestinationConfig:
     """A local folder as a rivet destination."""
-    return LocalDestination(type="local", path=path)
+    return LocalDestinationConfig(type="local", path=path)
 
 
 def s3_destination(**fields: Any) -> DestinationConfig:
     """An S3 prefix as a rivet destination (the rivet.yaml `destination:` fields of `type: s3`)."""
-    return S3Destination(type="s3", **fields)
+    return S3DestinationConfig(type="s3", **fields)
 
 
 def gcs_destination(**fields: Any) -> DestinationConfig:
     """A GCS prefix as a rivet destination (the rivet.yaml `destination:` fields of `type: gcs`)."""
-    return GcsDestination(type="gcs", **fields)
+    return GcsDestinationConfig(type="gcs", **fields)
 
 
 @dataclass(frozen=True)

@@ -105,16 +105,21 @@ def _default(field: dict[str, Any], required: bool) -> str:
 
 
 def section(name: str, schema: dict[str, Any]) -> str:
-    """One model: heading, its docstring, a table of its keys."""
+    """One model: heading, its docstring, a table of its keys with their descriptions."""
     lines = [f"### {name}", ""]
     if schema.get("description"):
         lines += [" ".join(schema["description"].split()), ""]
-    lines += ["| key | type | default |", "|---|---|---|"]
+    lines += ["| key | type | default | description |", "|---|---|---|---|"]
     required = set(schema.get("required", []))
     for key, field in schema.get("properties", {}).items():
-        description = f" — {field['description']}" if field.get("description") else ""
-        lines.append(f"| `{key}` | {type_of(field)}{description} | {_default(field, key in required)} |")
+        description = _cell(field.get("description", ""))
+        lines.append(f"| `{key}` | {type_of(field)} | {_default(field, key in required)} | {description} |")
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """`text` on one line, safe inside a Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def profiles() -> str:

@@ -23,8 +23,8 @@ from conftest import PG_URL, RIVET, run_cli
 from e2e import export_config, insert_series, kill_run_when, run_json, state_show
 from servers import OFFLINE_ENV, S3_KEY_ENV, GcsEmulator, MotoS3, TcpProxy
 
-from rivet_core.config import GcsDestination as GcsConfig
-from rivet_core.config import S3Destination as S3Config
+from rivet_core.config import GcsDestinationConfig as GcsConfig
+from rivet_core.config import S3DestinationConfig as S3Config
 from rivet_core.destinations.gcs import GcsDestination
 from rivet_core.destinations.s3 import S3Destination
 from rivet_core.errors import ConfigError, DestinationError

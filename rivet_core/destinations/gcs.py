@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from rivet_core.config import GcsDestination as GcsConfig
+from rivet_core.config import GcsDestinationConfig as GcsConfig
 from rivet_core.destinations.streaming import ChunkedUpload
 from rivet_core.errors import ConfigError, DestinationError
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TypeVar
 
-from rivet_core.config import S3Destination as S3Config
-from rivet_core.config import _require_env
+from rivet_core.config import S3DestinationConfig as S3Config
+from rivet_core.config import require_env
 from rivet_core.destinations.streaming import ChunkedUpload, open_ranged
 from rivet_core.errors import ConfigError, DestinationError
 from rivet_core.redact import redact
@@ -36,10 +36,10 @@ def _session(config: S3Config, env: Mapping[str, str]) -> tuple[Any, list[str], 
 
     keys: dict[str, str] = {}
     if config.access_key_env and config.secret_key_env:
-        keys["aws_access_key_id"] = _require_env(env, config.access_key_env, "destination.access_key_env")
-        keys["aws_secret_access_key"] = _require_env(env, config.secret_key_env, "destination.secret_key_env")
+        keys["aws_access_key_id"] = require_env(env, config.access_key_env, "destination.access_key_env")
+        keys["aws_secret_access_key"] = require_env(env, config.secret_key_env, "destination.secret_key_env")
         if config.session_token_env:
-            keys["aws_session_token"] = _require_env(env, config.session_token_env, "destination.session_token_env")
+            keys["aws_session_token"] = require_env(env, config.session_token_env, "destination.session_token_env")
     try:
         session = boto3.session.Session(profile_name=config.aws_profile, region_name=config.region, **keys)
     except ProfileNotFound:

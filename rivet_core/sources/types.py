@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rivet_core.config import decimal_type
 from rivet_core.errors import ConfigError
 
 # Timestamps/dates outside Arrow's usual range (Postgres ±infinity) are clamped to these (README: Types).
@@ -38,11 +39,6 @@ class ColumnPlan:
     expr: str
     arrow_type: pa.DataType
     cast: bool = False
-
-
-def decimal_type(precision: int, scale: int) -> pa.DataType:
-    """decimal128 up to 38 digits, decimal256 beyond (MySQL decimal(65,30))."""
-    return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
 
 
 _PG_SCALARS: dict[str, pa.DataType] = {

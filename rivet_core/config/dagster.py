@@ -1,0 +1,98 @@
+"""Our extension: how an export appears in Dagster (an export-level block, or top-level defaults)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import Field, WithJsonSchema, field_validator
+
+from rivet_core.config.aliases import Automation, DagsterWindow
+from rivet_core.config.base import ConfigModel
+
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?#]+$")
+_CRON_MACROS = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
+
+
+class DagsterConfig(ConfigModel):
+    """How an export appears in Dagster (an export-level block, or top-level defaults)."""
+
+    group: str | None = Field(default=None, description="Asset group name (letters, digits, _).")
+    key_prefix: Annotated[
+        list[str],
+        WithJsonSchema(
+            {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        ),
+    ] = Field(default_factory=list, description='Asset key prefix: a list, or one string split on "/".')
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Asset tags; an export's tags merge over the defaults."
+    )
+    owners: list[str] = Field(default_factory=list, description="Asset owners, e.g. team:data or a mail address.")
+    description: str | None = Field(default=None, description="Asset description shown in the Dagster UI.")
+    schedule: str | None = Field(default=None, description="5-field cron string or @daily-style macro.")
+    partition_start: datetime | date | None = Field(
+        default=None, description="First partition of a time_window export (YYYY-MM-DD or ISO datetime)."
+    )
+    window: DagsterWindow | None = Field(
+        default=None, description="Partition width of a time_window export (default day)."
+    )
+    automation: Automation | None = Field(
+        default=None, description="eager = on upstream change; on_cron = on schedule; none = manual only."
+    )
+
+    @field_validator("group")
+    @classmethod
+    def _group_name(cls, value: str | None) -> str | None:
+        """Dagster group names are letters, digits and underscores."""
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_]+", value):
+            raise ValueError("use letters, digits and _ only (a Dagster group name)")
+        return value
+
+    @field_validator("key_prefix", mode="before")
+    @classmethod
+    def _split_prefix(cls, value: Any) -> Any:
+        """Accept `"a/b"` as well as `[a, b]`."""
+        if isinstance(value, str):
+            value = [part for part in value.split("/") if part]
+        if isinstance(value, list) and any(isinstance(p, str) and not p for p in value):
+            raise ValueError("key_prefix parts must not be empty")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        """A 5-field cron string (or @daily-style macro)."""
+        if value is None:
+            return value
+        fields = value.split()
+        if value.strip() in _CRON_MACROS or (len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)):
+            return " ".join(fields) if len(fields) == 5 else value.strip()
+        raise ValueError(
+            f"'{value}' is not a 5-field cron string (minute hour day-of-month month day-of-week), "
+            "e.g. '0 3 * * *' or '@daily'"
+        )
+
+    @field_validator("partition_start", mode="before")
+    @classmethod
+    def _start(cls, value: Any) -> Any:
+        """A date `YYYY-MM-DD` or an ISO datetime."""
+        if value is None or isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            for parse in (date.fromisoformat, datetime.fromisoformat):
+                try:
+                    return parse(value.strip())
+                except ValueError:
+                    pass
+        raise ValueError("use a date YYYY-MM-DD or an ISO datetime (YYYY-MM-DDTHH:MM:SS)")
+
+    def merged_over(self, defaults: DagsterConfig | None) -> DagsterConfig:
+        """This block over `defaults`: fields set here win, tags are merged (keys set here win)."""
+        if defaults is None:
+            return self
+        values = {k: getattr(defaults, k) for k in defaults.model_fields_set}
+        values.update({k: getattr(self, k) for k in self.model_fields_set})
+        if "tags" in self.model_fields_set and "tags" in defaults.model_fields_set:
+            values["tags"] = {**defaults.tags, **self.tags}
+        return DagsterConfig.model_validate(values)

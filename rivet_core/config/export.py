@@ -1,0 +1,280 @@
+"""One export (`exports[]`): what to read, in which mode, written how and where (docs/slices-and-partitions.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from rivet_core.config.aliases import (
+    Compression,
+    CompressionProfile,
+    CursorMode,
+    Format,
+    Mode,
+    SchemaDriftPolicy,
+    TimeColumnType,
+)
+from rivet_core.config.base import ConfigModel, Problem, StrictBool, StrictInt, rule_error
+from rivet_core.config.dagster import DagsterConfig
+from rivet_core.config.destinations import DestinationConfig
+from rivet_core.config.output import MetaColumns, ParquetOptions
+from rivet_core.config.quality import QualityConfig
+from rivet_core.config.tuning import TuningConfig, reject_tuning_keys
+from rivet_core.config.types import parse_file_size, type_override_spec
+from rivet_core.config.views import ModeView, view_of
+from rivet_core.errors import ConfigError
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_IDENT = r"[A-Za-z_][A-Za-z0-9_$]*"
+_TABLE = re.compile(rf"^({_IDENT})(?:\.({_IDENT}))?$")
+_LEVEL_RANGES = {"zstd": (-131072, 22), "gzip": (1, 9), "lz4": (1, 12)}
+
+
+def check_query_file(rel: str, base_dir: Path | None) -> Path | None:
+    """The query file's path, which must stay inside the config folder (ValueError otherwise).
+
+    Without `base_dir` only the lexical checks run (absolute path, `..` escaping); with it, symlinks pointing
+    outside and a missing file are caught too.
+    """
+    path = Path(rel)
+    if path.is_absolute():
+        raise ValueError("must be a path relative to the config folder, not an absolute path")
+    if Path(os.path.normpath(rel)).parts[:1] == ("..",):
+        raise ValueError("must stay inside the config folder (no '..')")
+    if base_dir is None:
+        return None
+    root = base_dir.resolve()
+    full = (root / path).resolve()
+    if not full.is_relative_to(root):
+        raise ValueError("must stay inside the config folder (it resolves outside through a symlink)")
+    if not full.is_file():
+        raise ValueError(f"file not found: {root / path}")
+    return full
+
+
+def _strip_sql(text: str) -> str:
+    """Query text without trailing whitespace and semicolons (rivet wraps it in its own statements)."""
+    text = text.strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    return text
+
+
+class ExportConfig(ConfigModel):
+    """One table/query → files at a destination; `mode_view` gives the keys of its mode, typed."""
+
+    name: str = Field(description="Export id: file name prefix, state key, {export} in paths (letters, digits _ . -).")
+    table: str | None = Field(default=None, description="`table` or `schema.table` to export whole (SELECT *).")
+    query: str | None = Field(default=None, min_length=1, description="SQL to export; wrapped by rivet, never spliced.")
+    query_file: str | None = Field(
+        default=None, min_length=1, description="File holding the SQL, inside the config folder."
+    )
+    mode: Mode = Field(default="full", description="full, incremental (cursor), chunked (key ranges) or time_window.")
+    # incremental
+    cursor_column: str | None = Field(default=None, description="incremental: column whose value only grows.")
+    cursor_fallback_column: str | None = Field(
+        default=None, description="incremental coalesce: column used where cursor_column is NULL."
+    )
+    incremental_cursor_mode: CursorMode = Field(
+        default="single", description="single = cursor_column; coalesce = COALESCE(cursor_column, fallback)."
+    )
+    # chunked
+    chunk_column: str | None = Field(
+        default=None, description="chunked: range column; default the single-column primary key (postgres table:)."
+    )
+    chunk_size: StrictInt | None = Field(
+        default=None,
+        gt=0,
+        le=10**18,
+        description="chunked: key width of each range, aligned (default 100000; ≤ 10^18).",
+    )
+    chunk_count: StrictInt | None = Field(
+        default=None, gt=0, le=100_000, description="chunked: this many equal ranges instead (1..100000)."
+    )
+    chunk_by_days: StrictInt | None = Field(
+        default=None, gt=0, le=36_600, description="chunked: N-day ranges of a date/timestamp column (1..36600)."
+    )
+    chunk_dense: StrictBool = Field(
+        default=False, description="chunked: ranges of about chunk_size rows (sparse keys)."
+    )
+    parallel: StrictInt = Field(default=1, gt=0, le=64, description="chunked: workers, one connection each (1..64).")
+    chunk_checkpoint: StrictBool = Field(
+        default=False, description="chunked: commit and record each chunk on its own (enables --resume)."
+    )
+    chunk_max_attempts: StrictInt = Field(
+        default=3, gt=0, le=100, description="chunked with checkpoint: attempts per chunk (1..100)."
+    )
+    # time_window
+    time_column: str | None = Field(default=None, description="time_window: the column windows are cut on.")
+    time_column_type: TimeColumnType = Field(
+        default="timestamp", description="time_window: timestamp/date column, or unix seconds."
+    )
+    days_window: StrictInt | None = Field(
+        default=None,
+        gt=0,
+        le=3660,
+        description="time_window: complete windows re-read before the current one (1..3660).",
+    )
+    # output
+    format: Format = Field(description="Output file format.")
+    compression: Compression = Field(default="zstd", description="Parquet codec (CSV is never compressed).")
+    compression_level: StrictInt | None = Field(
+        default=None, description="Codec level: zstd -131072..22, gzip 1..9, lz4 1..12; snappy / none have none."
+    )
+    compression_profile: CompressionProfile | None = Field(
+        default=None, description="Preset of codec and level; overrides compression and compression_level."
+    )
+    parquet: ParquetOptions | None = Field(default=None, description="Parquet row-group sizing.")
+    skip_empty: StrictBool = Field(default=False, description="0 rows: record the run as skipped, write no manifest.")
+    max_file_size: StrictInt | str | None = Field(
+        default=None, description="Split output into parts of at most this size, e.g. 256MB (1B..1TB)."
+    )
+    destination: DestinationConfig = Field(description="Where the files go, chosen by `type`.")
+    meta_columns: MetaColumns | None = Field(default=None, description="Columns rivet adds to every row.")
+    quality: QualityConfig | None = Field(default=None, description="Rules checked before anything becomes visible.")
+    columns: dict[str, str] | None = Field(
+        default=None, description="Column → type override, e.g. amount: decimal(18,2) (see Types)."
+    )
+    on_schema_drift: SchemaDriftPolicy = Field(
+        default="warn", description="Schema changed since the last run: warn, continue quietly, or fail."
+    )
+    tuning: TuningConfig | None = Field(default=None, description="Tuning for this export, over source.tuning.")
+    dagster: DagsterConfig | None = Field(
+        default=None, description="Dagster settings, over the top-level dagster block."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_loose_tuning(cls, data: Any) -> Any:
+        """Tuning keys belong under `tuning:`."""
+        return reject_tuning_keys(data)
+
+    @field_validator("name")
+    @classmethod
+    def _file_safe_name(cls, value: str) -> str:
+        """The name is used in file names and state keys."""
+        if not _NAME.match(value):
+            raise ValueError(
+                "must start with a letter, digit or _ and contain only letters, digits, _ . - "
+                "(it is used in file names)"
+            )
+        return value
+
+    @field_validator("table")
+    @classmethod
+    def _table_ident(cls, value: str | None) -> str | None:
+        """`t` or `schema.t`, plain identifiers (they are interpolated into SQL)."""
+        if value is not None and not _TABLE.match(value):
+            raise ValueError("use `table` or `schema.table` with plain identifiers (letters, digits, _, $)")
+        return value
+
+    @field_validator("query_file")
+    @classmethod
+    def _query_file_inside(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Relative to the config folder, never escaping it."""
+        if value is not None:
+            base_dir = (info.context or {}).get("base_dir")
+            check_query_file(value, Path(base_dir) if base_dir is not None else None)
+        return value
+
+    @field_validator("max_file_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        """ "256MB", "1.5GB", 1024 … checked now so a typo fails at load, not mid-export."""
+        if value is not None:
+            parse_file_size(value)
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _type_overrides(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Each override must parse (see `parse_type_override`)."""
+        problems: list[Problem] = []
+        for column, type_text in (value or {}).items():
+            try:
+                type_override_spec(type_text)
+            except ValueError as exc:
+                problems.append(((column,), str(exc)))
+        if problems:
+            raise rule_error(problems)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExportConfig:
+        """Cross-field rules: one query form, the columns each mode needs, one chunking, a valid level."""
+        problems: list[Problem] = []
+        forms = [k for k in ("table", "query", "query_file") if getattr(self, k) is not None]
+        if len(forms) != 1:
+            found = f" (found: {', '.join(forms)})" if forms else ""
+            problems.append(((), f"set exactly one of table / query / query_file{found}"))
+        if self.mode == "incremental" and not self.cursor_column:
+            problems.append((("cursor_column",), "required for mode: incremental"))
+        if self.incremental_cursor_mode == "coalesce" and not self.cursor_fallback_column:
+            problems.append((("cursor_fallback_column",), "required with incremental_cursor_mode: coalesce"))
+        if self.mode == "time_window" and not self.time_column:
+            problems.append((("time_column",), "required for mode: time_window"))
+        chunking = [k for k in ("chunk_size", "chunk_count", "chunk_by_days") if getattr(self, k) is not None]
+        if len(chunking) > 1:
+            problems.append(
+                (
+                    (),
+                    f"set at most one of chunk_size / chunk_count / chunk_by_days (found: {', '.join(chunking)})",
+                )
+            )
+        if self.compression_level is not None:
+            if self.compression in ("none", "snappy"):
+                problems.append((("compression_level",), f"compression {self.compression} has no levels"))
+            else:
+                low, high = _LEVEL_RANGES[self.compression]
+                if not low <= self.compression_level <= high:
+                    problems.append(
+                        (("compression_level",), f"must be {low}..{high} for compression {self.compression}")
+                    )
+        if problems:
+            raise rule_error(problems)
+        return self
+
+    @cached_property
+    def mode_view(self) -> ModeView:
+        """The keys of this export's mode as one typed, frozen value (computed once)."""
+        return view_of(self)
+
+    @property
+    def max_file_size_bytes(self) -> int | None:
+        """`max_file_size` in bytes, or None (no rolling)."""
+        return None if self.max_file_size is None else parse_file_size(self.max_file_size)
+
+    @property
+    def window_count(self) -> int:
+        """How many windows `rivet run` exports for time_window (`days_window`, default 1)."""
+        return self.days_window or 1
+
+    @property
+    def source_table(self) -> tuple[str | None, str] | None:
+        """(schema or None, table) parsed from `table`; None for query / query_file exports."""
+        if self.table is None:
+            return None
+        match = _TABLE.match(self.table)
+        assert match is not None  # checked on load
+        return (match[1], match[2]) if match[2] else (None, match[1])
+
+    def resolved_query(self, base_dir: Path) -> str | None:
+        """The SQL of a `query` / `query_file` export (trailing `;` removed), None for a `table:` export.
+
+        `query:` text had `${VAR}` expanded at load like every config string; a query_file is read as is.
+        """
+        if self.query is not None:
+            return _strip_sql(self.query)
+        if self.query_file is None:
+            return None
+        try:
+            path = check_query_file(self.query_file, base_dir)
+        except ValueError as exc:
+            raise ConfigError(f"export '{self.name}': query_file {exc}") from None
+        assert path is not None
+        return _strip_sql(path.read_text(encoding="utf-8"))

@@ -1,0 +1,99 @@
+"""The whole rivet.yaml (`Config`): source, exports, notifications, Dagster defaults; the export fingerprint."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from pathlib import Path
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from rivet_core.config.base import ConfigModel, Problem, StrictBool, rule_error
+from rivet_core.config.dagster import DagsterConfig
+from rivet_core.config.export import ExportConfig
+from rivet_core.config.notifications import NotificationsConfig
+from rivet_core.config.source import SourceConfig
+from rivet_core.config.tuning import Tuning, resolve_tuning
+from rivet_core.errors import ConfigError
+
+
+class Config(ConfigModel):
+    """A whole rivet.yaml; `load_config` also records its path and folder (relative paths start there)."""
+
+    source: SourceConfig = Field(description="The database every export reads from.")
+    exports: list[ExportConfig] = Field(min_length=1, description="The exports; names must be unique.")
+    notifications: NotificationsConfig | None = Field(
+        default=None, description="Where failures and warnings are posted."
+    )
+    parallel_exports: StrictBool = Field(
+        default=False,
+        description="Accepted for rivet-cli 0.7.7 compatibility; not yet acted on (exports run one by one).",
+    )
+    dagster: DagsterConfig | None = Field(default=None, description="Dagster defaults for every export.")
+
+    _path: Path | None = PrivateAttr(default=None)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @model_validator(mode="after")
+    def _across_exports(self) -> Config:
+        """Unique export names; chunked exports need chunk_column unless postgres takes it from the PK."""
+        problems: list[Problem] = []
+        seen: dict[str, int] = {}
+        for i, export in enumerate(self.exports):
+            if export.name in seen:
+                problems.append(
+                    (
+                        ("exports", i, "name"),
+                        f"duplicate export name '{export.name}' (also exports[{seen[export.name]}])",
+                    )
+                )
+            seen.setdefault(export.name, i)
+            auto_chunk = export.table is not None and self.source.type == "postgres"
+            if export.mode == "chunked" and not export.chunk_column and not auto_chunk:
+                problems.append(
+                    (
+                        ("exports", i, "chunk_column"),
+                        "required for mode: chunked (taken from the primary key automatically only for "
+                        "`table:` exports on postgres)",
+                    )
+                )
+        if problems:
+            raise rule_error(problems)
+        return self
+
+    @property
+    def path(self) -> Path | None:
+        """The loaded file (absolute), None when built from a dict."""
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths (query_file, url_file) are resolved against."""
+        return self._base_dir
+
+    def export(self, name: str) -> ExportConfig:
+        """The export called `name`; ConfigError listing the known names otherwise."""
+        for export in self.exports:
+            if export.name == name:
+                return export
+        known = ", ".join(e.name for e in self.exports)
+        raise ConfigError(f"no export named '{name}' (known: {known})")
+
+    def tuning_for(self, export: ExportConfig) -> Tuning:
+        """Resolved tuning: profile (export, source, else environment), then source.tuning, export.tuning."""
+        return resolve_tuning([self.source.tuning, export.tuning], self.source.environment)
+
+    def dagster_for(self, export: ExportConfig) -> DagsterConfig:
+        """The export's Dagster settings over the top-level defaults (export wins per field; tags merge)."""
+        if export.dagster is None:
+            return self.dagster or DagsterConfig()
+        return export.dagster.merged_over(self.dagster)
+
+
+def export_fingerprint(cfg: Config, export: ExportConfig) -> str:
+    """Short sha256 of the export's settings (plus its query_file text): the Dagster code_version."""
+    payload = export.model_dump_json()
+    if export.query_file is not None:
+        with contextlib.suppress(ConfigError, OSError):  # a missing file is reported when the export runs
+            payload += "\n" + (export.resolved_query(cfg.base_dir) or "")
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,141 @@
+"""Tuning: the load-shaping knobs, declared once in `Tuning`; `TuningConfig` (the YAML block) derives from it.
+
+Resolution order (`resolve_tuning`): the profile's numbers, then `source.tuning`, then `exports[].tuning`, field
+by field. The profile is the last one set (export, then source), else `fast` for `environment: local` and
+`balanced` otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import Field, create_model
+from pydantic_core import PydanticCustomError
+
+from rivet_core.config.aliases import BatchMemoryPolicy, Environment, Profile
+from rivet_core.config.base import MISPLACED_TUNING, ConfigModel, StrictInt
+
+PROFILES: dict[str, dict[str, Any]] = {  # Any: `Tuning(profile=p, **PROFILES[p])` type-checks
+    "fast": {
+        "batch_size": 50000,
+        "throttle_ms": 0,
+        "statement_timeout_s": 0,
+        "lock_timeout_s": 0,
+        "max_retries": 1,
+        "retry_backoff_ms": 1000,
+        "memory_threshold_mb": 0,
+    },
+    "balanced": {
+        "batch_size": 10000,
+        "throttle_ms": 50,
+        "statement_timeout_s": 300,
+        "lock_timeout_s": 30,
+        "max_retries": 3,
+        "retry_backoff_ms": 2000,
+        "memory_threshold_mb": 4096,
+    },
+    "safe": {
+        "batch_size": 2000,
+        "throttle_ms": 500,
+        "statement_timeout_s": 120,
+        "lock_timeout_s": 10,
+        "max_retries": 5,
+        "retry_backoff_ms": 5000,
+        "memory_threshold_mb": 2048,
+    },
+}
+
+
+def _knob(description: str, **bounds: int) -> dict[str, Any]:
+    """Metadata of a `Tuning` field: its user-facing description and the bounds the YAML value must meet."""
+    return {"description": description, "bounds": bounds}
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Tuning with every value resolved (profile → source.tuning → export.tuning); see `Config.tuning_for`."""
+
+    profile: Profile = field(metadata=_knob("Preset the other knobs start from (see Tuning profiles)."))
+    batch_size: int = field(metadata=_knob("Rows fetched per batch (1..1000000).", gt=0, le=1_000_000))
+    throttle_ms: int = field(
+        metadata=_knob("Pause after each batch, in ms, to spare the source (0..60000).", ge=0, le=60_000)
+    )
+    statement_timeout_s: int = field(
+        metadata=_knob(
+            "Limit on each planning statement (describe, COUNT, MIN/MAX), in s; 0 = none (0..604800, 7 days).",
+            ge=0,
+            le=604_800,
+        )
+    )
+    lock_timeout_s: int = field(metadata=_knob("Longest wait for a lock, in s; 0 = none (0..86400).", ge=0, le=86_400))
+    max_retries: int = field(
+        metadata=_knob(
+            "Retries of the whole export after a transient source error, on a new connection (0..20).", ge=0, le=20
+        )
+    )
+    retry_backoff_ms: int = field(
+        metadata=_knob("Wait before the first retry, in ms, doubled on each later one (0..300000).", ge=0, le=300_000)
+    )
+    memory_threshold_mb: int = field(
+        metadata=_knob(
+            "Resident memory above which fetching stops reading ahead, in MiB; 0 = off (0..1048576).",
+            ge=0,
+            le=1_048_576,
+        )
+    )
+    max_batch_memory_mb: int | None = field(
+        default=None,
+        metadata=_knob(
+            "Accepted for rivet-cli 0.7.7 compatibility; not yet acted on (1..1048576).", gt=0, le=1_048_576
+        ),
+    )
+    on_batch_memory_exceeded: BatchMemoryPolicy = field(
+        default="warn", metadata=_knob("Accepted for rivet-cli 0.7.7 compatibility; not yet acted on.")
+    )
+
+
+def _optional_fields() -> dict[str, Any]:
+    """Every `Tuning` field as an optional, described, bounded (and strict, for ints) pydantic field."""
+    hints = typing.get_type_hints(Tuning)
+    fields: dict[str, Any] = {}
+    for knob in dataclasses.fields(Tuning):
+        kind = hints[knob.name]
+        if kind is int or kind == int | None:
+            kind = StrictInt
+        field = Field(default=None, description=knob.metadata["description"], **knob.metadata["bounds"])
+        fields[knob.name] = (kind | None, field)
+    return fields
+
+
+_TuningFields: Any = create_model("_TuningFields", __base__=ConfigModel, **_optional_fields())
+
+
+class TuningConfig(_TuningFields):
+    """Load-shaping knobs (source level, overridable per export field by field); unset = from the profile."""
+
+
+TUNING_KEYS: tuple[str, ...] = tuple(TuningConfig.model_fields)
+
+
+def reject_tuning_keys(data: Any) -> Any:
+    """Before-validator: tuning keys written next to `table:` / `type:` get a "put it under tuning:" error."""
+    if isinstance(data, Mapping):
+        misplaced = [key for key in data if key in TUNING_KEYS]
+        if misplaced:
+            raise PydanticCustomError(MISPLACED_TUNING, "tuning keys go under 'tuning:' ({keys})", {"keys": misplaced})
+    return data
+
+
+def resolve_tuning(layers: Iterable[TuningConfig | None], environment: Environment | None) -> Tuning:
+    """Profile numbers overlaid by each set layer in order (later wins); the profile as the module doc says."""
+    given = [layer for layer in layers if layer is not None]
+    default: Profile = "fast" if environment == "local" else "balanced"
+    profile: Profile = next((layer.profile for layer in reversed(given) if layer.profile is not None), default)
+    values: dict[str, Any] = dict(PROFILES[profile])
+    for layer in given:
+        values.update({k: v for k in TUNING_KEYS if k != "profile" and (v := getattr(layer, k)) is not None})
+    return Tuning(profile=profile, **values)

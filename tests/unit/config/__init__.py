@@ -1,0 +1,1 @@
+"""Unit tests of rivet_core.config (no server, no network, no child process)."""
