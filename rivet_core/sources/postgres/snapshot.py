@@ -123,16 +123,19 @@ class PgSnapshot(Snapshot):
     def plan(self, query: Query, overrides: dict[str, pa.DataType], path: str) -> list[ColumnPlan]:
         """Describe the base query (LIMIT 0) and map each column (README: Types)."""
         base = sql.base_sql(query, quote_ident)
-        with self.control.cursor(binary=True) as cur:  # extended protocol: one statement, never several
-            cur.execute(f"SELECT * FROM ({base}) AS {sql.ALIAS} LIMIT 0")  # type: ignore[arg-type]
-            desc = cur.description or []
-            oids = sorted({d.type_code for d in desc})
-            cur.execute(
-                "SELECT t.oid, t.typname::text, t.typtype::text, e.typname::text FROM pg_type t"
-                " LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A' WHERE t.oid = ANY(%s)",
-                (oids,),
-            )
-            types = {int(r[0]): r[1:] for r in cur.fetchall()}
+        try:
+            with self.control.cursor(binary=True) as cur:  # extended protocol: one statement, never several
+                cur.execute(f"SELECT * FROM ({base}) AS {sql.ALIAS} LIMIT 0")  # type: ignore[arg-type]
+                desc = cur.description or []
+                oids = sorted({d.type_code for d in desc})
+                cur.execute(
+                    "SELECT t.oid, t.typname::text, t.typtype::text, e.typname::text FROM pg_type t"
+                    " LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A' WHERE t.oid = ANY(%s)",
+                    (oids,),
+                )
+                types = {int(r[0]): r[1:] for r in cur.fetchall()}
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
         plans = []
         for d in desc:
             typname, typtype, elem = types[d.type_code]
