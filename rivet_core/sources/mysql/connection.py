@@ -93,7 +93,7 @@ def connect_args(url: str, tls: TlsConfig | None) -> dict[str, Any]:
 
 
 def _tls_args(tls: TlsConfig) -> dict[str, Any]:
-    """The driver's TLS options for a `tls:` block (libpq sslmode semantics, README: TLS)."""
+    """The driver's TLS options for a `tls:` block (libpq sslmode semantics, README: TlsConfig)."""
     if tls.mode == "disable":
         return {"ssl_disabled": True}
     out: dict[str, Any] = {"ssl_ca": tls.ca_file} if tls.ca_file else {}

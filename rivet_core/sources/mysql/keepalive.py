@@ -1,9 +1,9 @@
 """TCP keepalives on the MySQL C extension's socket, which the driver does not expose.
 
 libmysqlclient turns SO_KEEPALIVE on but leaves the kernel's timing (first probe after 2 h). On Linux the
-socket is found in /proc/self/fd by its peer port and given the timing of `limits.py`; sockets of other
-connections to the same server are rivet's too and get the same timing. Elsewhere the kernel defaults apply
-(README: Reliability).
+socket is found in /proc/self/fd by its peer port and given the timing of `limits.py`; other sockets of the
+process to the same server port get it too (harmless: a dead peer is only noticed sooner). Elsewhere the
+kernel's timing applies.
 """
 
 from __future__ import annotations
