@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 import _mysql_connector  # noqa: F401  (before common's pyarrow: see rivet_core/__init__.py)
+import mysql.connector
 from common import TABLE, arg_parser, bench, ensure_tables, finish, print_table, rss_verdict  # bench/ is on sys.path
 
 from rivet_core.config import Tuning
@@ -80,7 +81,7 @@ def ensure_tables_mysql(source: MySQLSource, rows: int) -> dict[int, str]:
             query(conn, f"INSERT INTO {table} SELECT * FROM {TABLE} WHERE id <= %s", (size,))
         query(conn, f"ANALYZE TABLE {table}")
 
-    conn = source.connect()
+    conn = mysql.connector.connect(**connect_args(source.url, None))  # writable: rivet's own sessions are read-only
     try:
         return ensure_tables(rows, lambda table, size: table_ok(conn, table, size), create)
     finally:

@@ -36,8 +36,7 @@ def scaffold(engine: str, url_env: str, tables: list[str], fmt: str, path: str) 
     config = SourceConfig(type=engine, url_env=url_env)  # type: ignore[arg-type]
     source = open_source(config, url, _default_tuning())
     exports = []
-    # Source.connect is declared by the Source base class after the sources merge
-    with closing(source.connect()) as conn:  # type: ignore[attr-defined]
+    with closing(source.connect()) as conn:
         for table in tables:
             columns = _columns(conn, engine, table)
             if not columns:

@@ -1,4 +1,4 @@
-"""Postgres → Parquet/CSV type mapping (design §5), end to end through `rivet run` on one table of every type."""
+"""Postgres → Parquet/CSV type mapping (README: Types), end to end through `rivet run` on one table of every type."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pooler detection (design §9) through a real pgBouncer in transaction mode, and no session setting leaking."""
+"""Pooler detection (README: Poolers and proxies) via a real pgBouncer in transaction mode; no session setting leaks."""
 
 from __future__ import annotations
 

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from rivet_core.errors import RivetError
+from rivet_core.sources.base import Source
 
 log = logging.getLogger("rivet")
 
 
-def detect_pooler(source: Any) -> str | None:
+def detect_pooler(source: Source) -> str | None:
     """The source's `pooler_warning()`, None when there is none or the source cannot tell.
 
     A connection failure here is left to the export itself (it is retried there when transient).
     """
-    # source.pooler_warning() directly once the Source base class declares it (sources merge)
-    detect = getattr(source, "pooler_warning", None)
-    if detect is None:
-        return None
     try:
-        warning: str | None = detect()
+        warning = source.pooler_warning()
     except RivetError as exc:
         log.debug("pooler detection skipped: %s", exc)
         return None

@@ -1,20 +1,11 @@
-"""Sources: one module per database engine behind the `Source` protocol of `base.py`."""
+"""Sources: one package per database engine (`postgres/`, `mysql/`) behind the `Source` base class of `base.py`.
+
+`open_source` (registry) picks the engine's class; `sql` builds the statements every engine shares.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from rivet_core.sources import sql
+from rivet_core.sources.registry import open_source, register
 
-if TYPE_CHECKING:
-    from rivet_core.config import SourceConfig, Tuning
-    from rivet_core.sources.base import Source
-
-
-def open_source(config: SourceConfig, url: str, tuning: Tuning) -> Source:
-    """The Source for `config.type`; the driver module is imported only when used."""
-    if config.type == "postgres":
-        from rivet_core.sources.postgres import PostgresSource
-
-        return PostgresSource(url, tuning, tls=config.tls)
-    from rivet_core.sources.mysql import MySQLSource
-
-    return MySQLSource(url, tuning, tls=config.tls)
+__all__ = ["open_source", "register", "sql"]

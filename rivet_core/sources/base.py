@@ -1,16 +1,30 @@
-"""The Source protocol: a read-only snapshot of one database that streams Arrow batches of a slice."""
+"""The Source and Snapshot base classes: a read-only snapshot of one database that streams Arrow batches of a slice.
+
+An engine is a package under `rivet_core/sources/<type>/` whose Source subclass registers itself with
+`rivet_core.sources.registry.register`; everything the rest of rivet reaches is declared here.
+"""
 
 from __future__ import annotations
 
+import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
+from rivet_core.errors import SourceError
+from rivet_core.redact import redact
 from rivet_core.slices import Slice
+from rivet_core.sources.limits import Limits
 from rivet_core.sources.types import ColumnPlan
+
+if TYPE_CHECKING:
+    from rivet_core.config import TlsConfig, Tuning
+    from rivet_core.sources.catalog import Catalog
+    from rivet_core.sources.sql import Placeholder
 
 
 @dataclass(frozen=True)
@@ -21,47 +35,121 @@ class Query:
     sql: str | None = None
 
 
-class Snapshot(Protocol):
+class Source(ABC):
+    """A database engine: opens read-only connections and snapshots, and translates its driver's errors."""
+
+    engine: ClassVar[str]
+
+    def __init__(self, url: str, tuning: Tuning, tls: TlsConfig | None = None) -> None:
+        self.url = url
+        self.tuning = tuning
+        self.tls = tls
+        self.limits = Limits.of(tuning)
+
+    @abstractmethod
+    def connect(self) -> Any:
+        """A DB-API connection whose session is read-only, with statement, lock and connect timeouts."""
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """A read-only transaction with the export's timeouts; released (and rolled back) on exit."""
+
+    @abstractmethod
+    def primary_key(self, table: tuple[str | None, str]) -> list[str]:
+        """The primary key columns of a table, in key order (for chunk column auto-detection)."""
+
+    @abstractmethod
+    def pooler_warning(self) -> str | None:
+        """A warning when a transaction pooler or multiplexing proxy sits in front of the server, else None."""
+
+    @abstractmethod
+    def catalog(self) -> Catalog:
+        """The catalog questions of preflight, on a new connection of its own."""
+
+    @abstractmethod
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether a driver error is worth a retry on a new connection; auth, syntax, missing objects are not."""
+
+    def secrets(self) -> list[str]:
+        """Literal texts that must never reach a message (the URL; engines add the password they parsed)."""
+        return [self.url]
+
+    def message(self, exc: BaseException) -> str:
+        """The first line of a driver error (engines add their error number)."""
+        text = str(exc).strip()
+        return text.splitlines()[0] if text else type(exc).__name__
+
+    def error(self, exc: BaseException, *, transient: bool = False) -> SourceError:
+        """A driver error as one redacted line `<engine>: <message>`, classified transient or permanent."""
+        line = redact(self.message(exc), self.secrets())
+        return SourceError(f"{self.engine}: {line}", transient=transient or self.is_transient(exc))
+
+
+class Snapshot(ABC):
     """One consistent read-only view of the database; everything an export reads goes through it.
 
     Small statements (counts, bounds, key seeks) are built by `sources.sql` with the snapshot's own identifier
     quoting and placeholders, and run by `fetch_one`; only `stream` is engine specific beyond that.
     """
 
-    def quote(self, name: str) -> str:
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self._lock = threading.Lock()  # one statement at a time on this snapshot's connection
+        self._cancelled = threading.Event()
+
+    @staticmethod
+    @abstractmethod
+    def quote(name: str) -> str:
         """An identifier quoted for this engine."""
-        ...
 
-    def placeholder(self, slc: Slice) -> Any:
+    @abstractmethod
+    def placeholder(self, slc: Slice) -> Placeholder:
         """The parameter marker for bound values of a slice's key, as a function of the parameter number."""
-        ...
 
+    @abstractmethod
     def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
         """Run a one-row statement in this snapshot with the slice's bound parameters."""
-        ...
 
+    @abstractmethod
     def plan(self, query: Query, overrides: dict[str, pa.DataType], path: str) -> list[ColumnPlan]:
         """How each column is read and typed; raises ConfigError (naming `path`) on unmappable types."""
-        ...
 
+    @abstractmethod
     def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
         """The rows of the slice as Arrow batches of at most `batch_size` rows, typed as `plans`."""
-        ...
 
+    @abstractmethod
     def worker(self) -> AbstractContextManager[Snapshot]:
         """Another reader of the same snapshot on its own connection (parallel chunks)."""
-        ...
 
+    @abstractmethod
+    def close(self) -> None:
+        """Release this reader's connection(s); the snapshot ends with its Source's context manager."""
 
-class Source(Protocol):
-    """A database engine: opens snapshots and says what it is."""
+    def cancel(self) -> None:
+        """Cancel the running statement from another thread (stall watchdog); the stream ends in a SourceError.
 
-    engine: str
+        The error it ends with is transient: a new connection and snapshot may well succeed.
+        """
+        self._cancelled.set()
+        self._cancel_statement()
 
-    def snapshot(self) -> AbstractContextManager[Snapshot]:
-        """A read-only transaction with the export's timeouts; released (and rolled back) on exit."""
-        ...
+    @abstractmethod
+    def _cancel_statement(self) -> None:
+        """Ask the server to stop this snapshot's running statement (never blocks on the busy connection)."""
 
-    def primary_key(self, table: tuple[str | None, str]) -> list[str]:
-        """The primary key columns of a table (for chunk column auto-detection)."""
-        ...
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def error(self, exc: BaseException) -> SourceError:
+        """A driver error of this snapshot; after `cancel()` it says so and is transient."""
+        if self.cancelled:
+            line = redact(self.source.message(exc), self.source.secrets())
+            return SourceError(f"{self.source.engine}: statement cancelled ({line})", transient=True)
+        return self.source.error(exc)
+
+    def check_cancelled(self) -> None:
+        """Raise when `cancel()` was called: a stream that ended after a cancel is incomplete."""
+        if self.cancelled:
+            raise SourceError(f"{self.source.engine}: statement cancelled", transient=True)

@@ -1,0 +1,135 @@
+"""MySQL/MariaDB as a rivet Source: read-only C-extension connections, the export's snapshot, proxy detection."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, closing, contextmanager
+
+import mysql.connector
+
+from rivet_core.config import TlsConfig, Tuning
+from rivet_core.sources.base import Source
+from rivet_core.sources.mysql.catalog import MySqlCatalog
+from rivet_core.sources.mysql.connection import (
+    DRIVER_ERRORS,
+    CMySQLConnection,
+    connect_args,
+    decoded,
+    is_mariadb,
+    rows,
+    session_settings,
+    session_variables,
+    set_session,
+)
+from rivet_core.sources.mysql.decode import ZeroDates
+from rivet_core.sources.mysql.keepalive import set_keepalives
+from rivet_core.sources.mysql.snapshot import MySQLSnapshot
+from rivet_core.sources.registry import register
+
+log = logging.getLogger("rivet")
+
+# Retried on a new connection: lost/refused connections, a killed session, too many connections, server shutdown,
+# lock wait timeout and deadlock. Syntax, privileges, missing objects and the statement timeout are not.
+_TRANSIENT = {2002, 2003, 2006, 2013, 2055, 1040, 1053, 1205, 1213, 1927, 4031}
+
+
+@register("mysql")
+class MySQLSource(Source):
+    """MySQL/MariaDB as a rivet Source."""
+
+    engine = "mysql"
+
+    def __init__(self, url: str, tuning: Tuning, tls: TlsConfig | None = None) -> None:
+        super().__init__(url, tuning, tls)
+        self.args = connect_args(url, tls)
+
+    def secrets(self) -> list[str]:
+        return [self.url, self.args["password"]]
+
+    def message(self, exc: BaseException) -> str:
+        """`<message> (error <errno>)`."""
+        text = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
+        errno = getattr(exc, "errno", None)
+        return str(text).strip().splitlines()[0] + (f" (error {errno})" if errno and errno > 0 else "")
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return getattr(exc, "errno", None) in _TRANSIENT
+
+    def connect(self) -> CMySQLConnection:
+        """A C-extension connection in a read-only session with statement and lock timeouts, keepalives set."""
+        try:
+            conn = mysql.connector.connect(**self.args)
+        except DRIVER_ERRORS as exc:
+            raise self.error(exc) from None
+        assert isinstance(conn, CMySQLConnection)
+        set_keepalives(self.args["port"])
+        try:
+            set_session(conn, session_variables(self.limits, is_mariadb(conn)))
+        except DRIVER_ERRORS as exc:
+            conn.close()
+            raise self.error(exc) from None
+        return conn
+
+    def snapshot(self) -> AbstractContextManager[MySQLSnapshot]:
+        """Open a read-only consistent snapshot; rolled back, session settings restored and closed on exit."""
+        return self.open_snapshot(None)
+
+    @contextmanager
+    def open_snapshot(self, zero_dates: ZeroDates | None) -> Iterator[MySQLSnapshot]:
+        """`snapshot()`, counting zero dates into `zero_dates` (a worker's) or its own (the export's)."""
+        conn = self.connect()
+        try:
+            with session_settings(conn, session_variables(self.tuning, is_mariadb(conn))):
+                with conn.cursor() as cur:
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # the next transaction only
+                    cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                snap = MySQLSnapshot(self, conn, zero_dates)
+                try:
+                    yield snap
+                finally:
+                    snap.close()
+        except DRIVER_ERRORS as exc:
+            raise self.error(exc) from None
+        finally:
+            try:
+                conn.close()
+            except DRIVER_ERRORS as exc:
+                log.debug("mysql: close failed: %s", exc)
+
+    def pooler_warning(self) -> str | None:
+        """A warning when ProxySQL/MaxScale or another multiplexing proxy sits in front of the server."""
+        # A marker in the version strings, or CONNECTION_ID() changing between two statements of one connection.
+        try:
+            with closing(self.connect()) as conn:
+                ((comment, first),) = rows(conn, "SELECT CONCAT(@@version, ' ', @@version_comment), CONNECTION_ID()")
+                ((second,),) = rows(conn, "SELECT CONNECTION_ID()")
+        except DRIVER_ERRORS as exc:
+            raise self.error(exc) from None
+        kind = next((k for k in ("ProxySQL", "MaxScale") if k.lower() in str(decoded(comment)).lower()), None)
+        if kind is None and first != second:
+            kind = "a connection-multiplexing proxy"
+        if kind is None:
+            return None
+        return (
+            f"mysql: {kind} is in front of the server; the export still runs in one transaction on one connection, "
+            "but a proxy may cut a long export or route it to another server: prefer a direct connection"
+        )
+
+    def primary_key(self, table: tuple[str | None, str]) -> list[str]:
+        """Primary key columns of a table, in key order."""
+        try:
+            with closing(self.connect()) as conn:
+                keys = rows(
+                    conn,
+                    "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA ="
+                    " COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY'"
+                    " ORDER BY ORDINAL_POSITION",
+                    table,
+                )
+            return [str(decoded(r[0])) for r in keys]
+        except DRIVER_ERRORS as exc:
+            raise self.error(exc) from None
+
+    def catalog(self) -> MySqlCatalog:
+        return MySqlCatalog(self.connect())
