@@ -116,14 +116,14 @@ class GcsDestination(ObjectStore):
             return DestinationError(f"{self.label}: {what} failed: {exc}")
         return None
 
-    def _unreachable(self, exc: Exception) -> bool:
+    def _unreachable(self, exc: Exception) -> str | None:
         from google.api_core.exceptions import RetryError
         from google.auth.exceptions import TransportError
         from requests.exceptions import ConnectionError as RequestsConnectionError
         from requests.exceptions import Timeout
 
         cause = exc.cause if isinstance(exc, RetryError) else exc
-        return isinstance(cause, RequestsConnectionError | Timeout | TransportError)
+        return type(cause).__name__ if isinstance(cause, RequestsConnectionError | Timeout | TransportError) else None
 
     # -- SDK calls ----------------------------------------------------------------------------------------------
     def _put(self, full: str, data: bytes) -> None:

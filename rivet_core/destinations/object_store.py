@@ -79,8 +79,8 @@ class ObjectStore(Destination):
         """A vendor failure as one line naming the bucket; None for an exception that is not the vendor's."""
 
     @abstractmethod
-    def _unreachable(self, exc: Exception) -> bool:
-        """Whether a failure means the endpoint cannot be reached (connection refused, reset, timed out)."""
+    def _unreachable(self, exc: Exception) -> str | None:
+        """When a failure means the endpoint cannot be reached (refused, reset, timed out): a short reason."""
 
     # -- keys and bounded steps ---------------------------------------------------------------------------------
     @property
@@ -105,17 +105,17 @@ class ObjectStore(Destination):
         try:
             return call.result(seconds)
         except Expired:
-            self._down = f"{self.label}: {what}: no answer from {self.endpoint} within {seconds:g}s"
+            self._down = f"{self.label}: {what} failed: no answer from {self.endpoint} within {seconds:g}s"
             raise DestinationError(redact(self._down, self.secrets)) from None
         except Exception as exc:
+            reason = self._unreachable(exc)
+            if reason is not None:
+                self._down = f"{self.label}: {what} failed: endpoint {self.endpoint} unreachable ({reason})"
+                raise DestinationError(redact(self._down, self.secrets)) from None
             error = self._translate(exc, what, bucket_level)
             if error is None:
                 raise
-            message = redact(str(error), self.secrets)
-            if self._unreachable(exc):
-                self._down = f"{message} (endpoint {self.endpoint} unreachable)"
-                message = self._down
-            raise type(error)(message) from None
+            raise type(error)(redact(str(error), self.secrets)) from None
 
     def ensure_up(self) -> None:
         """Fail at once, with the first failure's message, once the store counts as down."""

@@ -136,11 +136,11 @@ class S3Destination(ObjectStore):
             return DestinationError(f"{self.label}: {what} failed: {exc}")
         return None
 
-    def _unreachable(self, exc: Exception) -> bool:
+    def _unreachable(self, exc: Exception) -> str | None:
         from botocore.exceptions import ConnectionError as BotoConnectionError
         from botocore.exceptions import HTTPClientError
 
-        return isinstance(exc, BotoConnectionError | HTTPClientError)
+        return type(exc).__name__ if isinstance(exc, BotoConnectionError | HTTPClientError) else None
 
     # -- SDK calls ----------------------------------------------------------------------------------------------
     def _put(self, full: str, data: bytes) -> None:
