@@ -143,6 +143,7 @@ def test_the_endpoint_killed_mid_export_fails_within_the_bound_without_commit_an
     add_blobs(pg, blobs, range(1, 1001))
     assert run_json(config, env=ENV)["rows"] == 1000
     before = (state_show(config, "inc", env=ENV), store.objects())
+    before_keys = store.data_keys()
     add_blobs(pg, blobs, range(1001, ROWS + 1))
 
     code, stderr, seconds = run_until_fault(config, proxy, "down")
@@ -154,6 +155,7 @@ def test_the_endpoint_killed_mid_export_fails_within_the_bound_without_commit_an
     outside_bookkeeping = "/_rivet/inc/owners/"  # the failed run's claim, removed by the next run
     after = [k for k in store.objects() if outside_bookkeeping not in k]
     assert (state_show(config, "inc", env=ENV), after) == before
+    assert len(store.manifests("inc")) == 1 and store.data_keys() == before_keys
     rerun = run_json(config, env=ENV)
     assert rerun["status"] == "success" and rerun["rows"] == ROWS - 1000
     assert rerun["cursor"]["value"] == str(ROWS)
