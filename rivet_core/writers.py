@@ -15,6 +15,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rivet_core.destinations.base import Sink
+
 # Parquet codec names per config `compression` value, and levels per `compression_profile`.
 _PARQUET_CODECS = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "lz4": "lz4", "none": "none"}
 PROFILE_LEVELS = {"fast": 1, "balanced": 3, "compact": 9}  # compression_profile → codec level
@@ -25,7 +27,7 @@ DEFAULT_ROW_GROUP_MB = 32
 class HashingSink:
     """A write-only file object that forwards to `inner` while counting bytes and computing sha256."""
 
-    def __init__(self, inner: BinaryIO) -> None:
+    def __init__(self, inner: Sink) -> None:
         self.inner = inner
         self.bytes = 0
         self._hash = hashlib.sha256()
@@ -190,7 +192,7 @@ class RollingWriter:
     schema: pa.Schema
     options: FormatOptions
     stem: str
-    open_sink: Callable[[str], tuple[str, BinaryIO]]
+    open_sink: Callable[[str], tuple[str, Sink]]
     parts: list[WrittenPart] = field(default_factory=list)
     rows: int = 0
     _part: ParquetPart | CsvPart | None = None
