@@ -219,22 +219,20 @@ def validate(config: str, export: str, run_id: str | None, date: str | None, pre
         dest = _destination_of(cfg, export)
         units = commit.manifests(dest, export)
         if run_id:
-            units = [m for m in units if m["run_id"] == run_id]
+            units = [m for m in units if m.run_id == run_id]
         elif date:
-            units = [m for m in units if m["unit_id"].startswith(date.replace("-", ""))]
+            units = [m for m in units if m.unit_id.startswith(date.replace("-", ""))]
         elif prefix:
-            units = [m for m in units if any(p["key"].startswith(prefix) for p in m["parts"])]
+            units = [m for m in units if any(p.key.startswith(prefix) for p in m.parts)]
         elif units:
-            units = [m for m in units if m["run_id"] == units[-1]["run_id"]]
+            units = [m for m in units if m.run_id == units[-1].run_id]
         if not units:
             raise RivetError(f"validate: no committed unit of {export} matches")
         failed = 0
         for m in units:
-            problems = validate_unit(dest, f"_rivet/{export}/units/{m['unit_id']}/manifest.json")
+            problems = validate_unit(dest, export, m.unit_id)
             failed += bool(problems)
-            click.echo(
-                f"[{'FAIL' if problems else 'OK'}] {m['unit_id']}: {m['row_count']} rows, {len(m['parts'])} part(s)"
-            )
+            click.echo(f"[{'FAIL' if problems else 'OK'}] {m.unit_id}: {m.row_count} rows, {len(m.parts)} part(s)")
             for problem in problems:
                 click.echo(f"       {problem}")
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
@@ -245,17 +243,17 @@ def validate(config: str, export: str, run_id: str | None, date: str | None, pre
 @click.option("-e", "--export", "export", required=True)
 def reconcile(config: str, export: str) -> None:
     """Checkpointed chunked runs: each chunk's source COUNT(*) now vs the rows recorded (match/mismatch/unknown)."""
-    from rivet_core.engine import chunk_reconcile
+    from rivet_core.planning import chunk_reconcile
 
     with _user_errors():
         cfg = _load(config)
         rows = chunk_reconcile(cfg, cfg.export(export))
     for r in rows:
         click.echo(
-            f"[{r['status'].upper()}] chunk {r['index']} ({r['key']}): source {r['source']}, recorded {r['recorded']}"
-            + (f", difference {r['difference']}" if r["status"] == "mismatch" else "")
+            f"[{r.status.upper()}] chunk {r.index} ({r.key}): source {r.source}, recorded {r.recorded}"
+            + (f", difference {r.difference}" if r.status == "mismatch" else "")
         )
-    sys.exit(EXIT_FAILED if any(r["status"] != "match" for r in rows) else EXIT_OK)
+    sys.exit(EXIT_FAILED if any(r.status != "match" for r in rows) else EXIT_OK)
 
 
 @cli.group()
@@ -279,6 +277,7 @@ def _destination_of(cfg: Any, name: str) -> Any:
 def state_show(config: str, export: str | None) -> None:
     """Cursor (recovered from the destination when it is ahead of the store) per export."""
     from rivet_core import commit
+    from rivet_core.planning import committed_cursor
     from rivet_core.state import StateStore
 
     with _user_errors():
@@ -288,16 +287,13 @@ def state_show(config: str, export: str | None) -> None:
         for e in [cfg.export(export)] if export else cfg.exports:
             dest = _destination_of(cfg, e.name)
             committed = commit.manifests(dest, e.name)
-            watermark = commit.latest_reset(dest, e.name)
-            cursors = [
-                m["cursor"] for m in committed if m.get("cursor") and (not watermark or m["unit_id"] > watermark)
-            ]
+            latest = committed_cursor(dest, e.name, committed)
             cached = store.cursor(e.name)
             out.append(
                 {
                     "export": e.name,
                     "mode": e.mode,
-                    "cursor": cursors[-1] if cursors else None,
+                    "cursor": latest.cursor.to_json() if latest and latest.cursor else None,
                     "cached_cursor": {"column": cached[0], "value": cached[1]} if cached else None,
                     "committed_units": len(committed),
                 }
@@ -319,7 +315,7 @@ def state_reset(config: str, export: str) -> None:
         dest = _destination_of(cfg, export)
         committed = commit.manifests(dest, export)
         if committed:
-            commit.write_reset(dest, export, committed[-1]["unit_id"])
+            commit.write_reset(dest, export, committed[-1].unit_id)
         StateStore.open(cfg.base_dir).reset(export)
     click.echo(f"state of {export} reset")
 
@@ -420,8 +416,9 @@ def doctor(config: str, params: tuple[str, ...]) -> None:
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on lossy/unsupported type mappings and unsafe verdicts.")
 @click.option("--type-report", is_flag=True, help="List every column with its source and Arrow type.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Value for ${KEY} in the config.")
-def check(config: str, exports: tuple[str, ...], as_json: bool, strict: bool, type_report: bool,
-          params: tuple[str, ...]) -> None:
+def check(
+    config: str, exports: tuple[str, ...], as_json: bool, strict: bool, type_report: bool, params: tuple[str, ...]
+) -> None:
     """Preflight each export without exporting: types, key index, row estimate, connections, verdict."""
     from rivet_core.preflight import check as run_check
     from rivet_core.preflight import render
@@ -484,8 +481,9 @@ def apply(plan_file: str, force: bool, validate: bool, reconcile: bool, as_json:
     with _user_errors():
         update, stop = _progress()
         try:
-            results = apply_plan(Path(plan_file), force, RunOptions(validate=validate, reconcile=reconcile,
-                                                                    progress=update))
+            results = apply_plan(
+                Path(plan_file), force, RunOptions(validate=validate, reconcile=reconcile, progress=update)
+            )
         finally:
             stop()
     for r in results:
@@ -510,7 +508,7 @@ def _log_result(r: Any) -> None:
 def _report_results(results: list[Any], as_json: bool) -> NoReturn:
     """Print the JSON summary when asked and the --json-errors objects; exit 1 on a failure, 3 when degraded."""
     if as_json:
-        click.echo(json.dumps({"exports": [r.summary() for r in results]}, indent=2, default=str))
+        click.echo(json.dumps({"exports": [r.to_json() for r in results]}, indent=2, default=str))
     if _Ctx.json_errors:  # a failed export is an error too: one JSON object per failed export, last on stderr
         for r in results:
             if r.status == "failed":

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from rivet_core.config import Config, ExportConfig, parse_type_override
 from rivet_core.destinations import open_destination
 from rivet_core.errors import RivetError
+from rivet_core.planning import base_query
 from rivet_core.redact import redact
 from rivet_core.sources import open_source, sql
 from rivet_core.sources.catalog import Catalog, open_catalog
@@ -225,8 +226,6 @@ def check(config: Config, names: list[str]) -> list[Report]:
 
 def check_export(config: Config, export: ExportConfig) -> Report:
     """Everything `rivet check` says about one export, without exporting a row."""
-    from rivet_core.engine import base_query
-
     tuning = config.tuning_for(export)
     environment = config.source.environment or "production (unset)"
     report = Report(

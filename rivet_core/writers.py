@@ -15,6 +15,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rivet_core.config import ExportConfig
+
 # Parquet codec names per config `compression` value, and levels per `compression_profile`.
 _PARQUET_CODECS = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "lz4": "lz4", "none": "none"}
 PROFILE_LEVELS = {"fast": 1, "balanced": 3, "compact": 9}  # compression_profile → codec level
@@ -83,6 +85,27 @@ class FormatOptions:
         if self.format == "parquet":
             return "parquet"
         return {"gzip": "csv.gz", "zstd": "csv.zst"}.get(self.compression, "csv")
+
+
+def format_options(export: ExportConfig) -> FormatOptions:
+    """Writer options from an export's config (CSV is compressed only when `compression` is set explicitly)."""
+    compression = export.compression if export.compression_profile != "none" else "none"
+    if export.format == "csv" and "compression" not in export.model_fields_set:
+        compression = "none"
+    level = export.compression_level
+    if level is None and compression in ("zstd", "gzip", "lz4"):
+        level = PROFILE_LEVELS.get(export.compression_profile or "")
+    parquet = export.parquet
+    fixed_rows = parquet is not None and parquet.row_group_strategy == "fixed_rows"
+    rows = ((parquet.row_group_rows if parquet else None) or DEFAULT_ROW_GROUP_ROWS) if fixed_rows else None
+    mb = (parquet.target_row_group_mb if parquet else None) or DEFAULT_ROW_GROUP_MB
+    if parquet and parquet.max_row_group_mb:
+        mb = min(mb, parquet.max_row_group_mb)
+    group_bytes = mb << 20
+    limit = export.max_file_size_bytes
+    if limit:
+        group_bytes = min(group_bytes, max(1 << 20, limit // 2))
+    return FormatOptions(export.format, compression, level, rows, group_bytes, limit)
 
 
 class PartWriter(Protocol):

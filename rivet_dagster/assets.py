@@ -86,11 +86,12 @@ def partition_metadata(export: ExportConfig, result: ExportResult, keys: list[st
     """Per partition of the run: its own rows, bytes, files and bounds (0 rows when nothing was committed)."""
     out: dict[str, dict[str, Any]] = {k: {"dagster/row_count": 0, "bytes": 0} for k in keys}
     for unit in result.units if keys else []:
-        bounds = {k: unit[k] for k in ("column", "lo", "hi") if k in unit}
-        out[partition_of(export, unit)] = {
-            "dagster/row_count": unit["rows"],
-            "bytes": unit["bytes"],
-            "files": MetadataValue.json(unit["files"]),
+        slc = unit.slice.to_json()
+        bounds = {k: slc[k] for k in ("column", "lo", "hi") if k in slc}
+        out[partition_of(export, unit.slice)] = {
+            "dagster/row_count": unit.rows,
+            "bytes": unit.bytes,
+            "files": MetadataValue.json(unit.files),
             "bounds": MetadataValue.json(bounds),
         }
     return out

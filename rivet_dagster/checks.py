@@ -13,12 +13,14 @@ committed to read back, a failure before the gate) yields no result.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from dagster import AssetCheckKey, AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
 from rivet_core.config import ExportConfig
 from rivet_core.engine import ExportResult
+from rivet_core.gates import GateResult
 
 _DESCRIPTIONS = {
     "validate": "Read back after commit: manifest, _SUCCESS, every part's size, content hash and row count.",
@@ -60,15 +62,15 @@ def _metadata(details: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, int | float | str) else MetadataValue.json(v) for k, v in details.items()}
 
 
-def _gate_result(key: AssetKey, name: str, severity: str, found: Sequence[dict[str, Any]]) -> AssetCheckResult:
+def _gate_result(key: AssetKey, name: str, severity: str, found: Sequence[GateResult]) -> AssetCheckResult:
     """One check result from the gate's verdicts (one per slice for per-slice gates: all must pass)."""
-    failing = [g for g in found if not g["passed"]]
+    failing = [g for g in found if not g.passed]
     shown = failing[0] if failing else found[-1]
-    metadata = _metadata(shown["details"])
-    if shown["message"]:
-        metadata["message"] = shown["message"]
+    metadata = _metadata(shown.details)
+    if shown.message:
+        metadata["message"] = shown.message
     if len(found) > 1:
-        metadata["slices"] = MetadataValue.json([{**g["details"], "passed": g["passed"]} for g in found])
+        metadata["slices"] = MetadataValue.json([{**g.details, "passed": g.passed} for g in found])
         metadata["failing_slices"] = len(failing)
     return AssetCheckResult(
         asset_key=key,
@@ -96,9 +98,9 @@ def check_results(
                     metadata["message"] = result.error
                 out.append(AssetCheckResult(asset_key=key, check_name=name, passed=passed, metadata=metadata))
             continue
-        found = [g for g in result.gates if g["gate"] == name]
+        found = [g for g in result.gates if g.gate == name]
         if name == "schema_drift" and export.on_schema_drift == "warn":  # the engine lets warned drift pass
-            found = [{**g, "passed": not g["details"]} for g in found]
+            found = [replace(g, passed=not g.details) for g in found]
         if found:
             out.append(_gate_result(key, name, severity, found))
     return out
@@ -106,4 +108,4 @@ def check_results(
 
 def gate_failed(result: ExportResult) -> bool:
     """Whether the run failed on a gate (a verdict on the data: retrying the step would repeat it)."""
-    return result.validated == "failed" or any(not g["passed"] and g["severity"] == "error" for g in result.gates)
+    return result.validated == "failed" or any(not g.passed and g.severity == "error" for g in result.gates)

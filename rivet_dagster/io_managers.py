@@ -51,7 +51,7 @@ from rivet_core.config import (
     parse_file_size,
 )
 from rivet_core.destinations import open_destination
-from rivet_core.engine import ExportJob, ExportResult, RunOptions, write_frames
+from rivet_core.engine import ExportResult, RunOptions, run_export, write_frames
 from rivet_core.errors import ConfigError
 from rivet_core.scan import current_units, scan
 from rivet_core.state import StateStore
@@ -76,7 +76,7 @@ class ExportRun:
 
     def run(self) -> ExportResult:
         if self.result is None:
-            self.result = ExportJob(self.config, self.export, self.options).run()
+            self.result = run_export(self.config, self.export.name, self.options)
         return self.result
 
 
@@ -92,12 +92,12 @@ def result_metadata(result: ExportResult) -> dict[str, Any]:
         "bytes": result.bytes,
         "duration_s": result.duration_s,
         "peak_rss_mb": result.peak_rss_mb,
-        "slices": MetadataValue.json(result.slices),
+        "slices": MetadataValue.json([s.to_json() for s in result.slices]),
         "run_id": result.run_id,
         "status": result.status,
     }
     if result.gates:
-        meta["gates"] = MetadataValue.json(result.gates)
+        meta["gates"] = MetadataValue.json([g.to_json() for g in result.gates])
     for name in ("validated", "reconciled"):
         if getattr(result, name) is not None:
             meta[name] = getattr(result, name)
@@ -208,7 +208,7 @@ class RivetIOManager(ConfigurableIOManager):
             units = current_units(dest, name, incremental)
         if export and context.has_asset_partitions:
             wanted = set(context.asset_partition_keys)
-            units = [m for m in units if partition_of(export, m["slice"]) in wanted]
+            units = [m for m in units if partition_of(export, m.slice) in wanted]
         if not units:
             context.log.warning(f"{key.to_user_string()}: nothing committed at {dest.uri()} yet; an empty frame")
         return scan(dest, units, fmt)

@@ -5,7 +5,7 @@
   partitions (the current one is not, Dagster's convention). The first one is `dagster.partition_start`, else
   `DEFAULT_PARTITION_START`: a fixed date, so the partition set never shifts from one load to the next.
 - chunked with aligned `chunk_size` ranges on an integer key → `DynamicPartitionsDefinition` named
-  `rivet_chunks_<export>` whose keys are `rivet_core.slices.chunk_key(lower bound)` (zero-padded, so they sort).
+  `rivet_chunks_<export>` whose keys are `rivet_core.planning.chunk_key(lower bound)` (zero-padded, so they sort).
   A range keeps its key when the table grows, so a partition is never renamed. Keys live in the Dagster instance:
   `register_chunks` (the sensor and `python -m rivet_dagster.register_chunks`) adds them. Other chunkings
   (`chunk_count`, `chunk_dense`, `chunk_by_days`) move their boundaries with the data and stay unpartitioned.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from dagster import (
     BackfillPolicy,
@@ -29,8 +28,8 @@ from dagster import (
 )
 
 from rivet_core.config import Config, ExportConfig
-from rivet_core.engine import RunOptions, chunk_keys
-from rivet_core.slices import WINDOW_FORMATS, chunk_key
+from rivet_core.engine import RunOptions
+from rivet_core.planning import WINDOW_FORMATS, Slice, chunk_key, chunk_keys
 
 log = logging.getLogger("rivet")
 
@@ -81,9 +80,9 @@ def run_options(export: ExportConfig, partition_keys: Sequence[str]) -> RunOptio
     return RunOptions(chunks=list(partition_keys))
 
 
-def partition_of(export: ExportConfig, unit: dict[str, Any]) -> str:
-    """The partition key of a committed unit (`ExportResult.units` entry): its window, or its chunk's key."""
-    return str(unit["key"]) if export.mode == "time_window" else chunk_key(unit["lo"])
+def partition_of(export: ExportConfig, slc: Slice) -> str:
+    """The partition key of a committed unit's slice: its window, or its chunk's key."""
+    return slc.key if export.mode == "time_window" else chunk_key(slc.lo)
 
 
 def register_chunks(instance: DagsterInstance, config: Config, export: ExportConfig) -> tuple[list[str], list[str]]:

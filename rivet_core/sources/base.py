@@ -65,3 +65,7 @@ class Source(Protocol):
     def primary_key(self, table: tuple[str | None, str]) -> list[str]:
         """The primary key columns of a table (for chunk column auto-detection)."""
         ...
+
+    def pooler_warning(self) -> str | None:
+        """A warning when a transaction pooler or proxy sits in front of the database, else None."""
+        ...
