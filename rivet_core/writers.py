@@ -6,10 +6,11 @@ S3 multipart upload), through `HashingSink`, which counts and fingerprints every
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol, cast
 
 import polars as pl
 import pyarrow as pa
@@ -155,15 +156,12 @@ class CsvPart:
 
     def __init__(self, sink: HashingSink, schema: pa.Schema, options: FormatOptions) -> None:
         self.sink = sink
-        self._out: BinaryIO = sink  # type: ignore[assignment]
+        self._out: IO[bytes] = cast(IO[bytes], sink)
         if options.compression == "gzip":
-            import gzip
-
-            self._out = gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=options.compression_level or 6)  # type: ignore[arg-type]
+            level = options.compression_level or 6
+            self._out = cast(IO[bytes], gzip.GzipFile(fileobj=cast(IO[bytes], sink), mode="wb", compresslevel=level))
         elif options.compression == "zstd":
-            import pyarrow as _pa
-
-            self._out = _pa.CompressedOutputStream(sink, "zstd")  # type: ignore[assignment]
+            self._out = cast(IO[bytes], pa.CompressedOutputStream(sink, "zstd"))
         self._header = True
         self._schema = schema
 

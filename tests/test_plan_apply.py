@@ -1,4 +1,4 @@
-"""`rivet plan` / `rivet apply` (design §8): planned ranges replayed verbatim, age limits, cursor moves, secrets."""
+"""`rivet plan` / `rivet apply`: planned ranges replayed verbatim, age limits, cursor moves, secrets."""
 
 from __future__ import annotations
 

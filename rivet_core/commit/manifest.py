@@ -5,6 +5,7 @@ The JSON keys are those of every manifest written so far, so existing units stay
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ class Manifest:
             doc["cursor"] = self.cursor.to_json()
         return doc
 
-    def dumps(self) -> bytes:
+    def dumps(self) -> builtins.bytes:
         """The manifest file's bytes (sorted keys, indented)."""
         return json.dumps(self.to_json(), indent=2, sort_keys=True, default=str).encode()
 
@@ -135,5 +136,5 @@ class Manifest:
         )
 
     @classmethod
-    def loads(cls, body: bytes) -> Manifest:
+    def loads(cls, body: builtins.bytes) -> Manifest:
         return cls.from_json(json.loads(body))

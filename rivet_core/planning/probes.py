@@ -47,6 +47,9 @@ def chunk_keys(config: Config, export: ExportConfig) -> list[str]:
         return [chunk_key(s.lo) for s in Planner(config, export, source, query).chunk_plan(snap)]
 
 
+ChunkStatus = Literal["match", "mismatch", "unknown"]
+
+
 @dataclass(frozen=True)
 class ChunkCount:
     """One chunk of a checkpointed run: the source's COUNT(*) now against the rows recorded when it committed."""
@@ -55,7 +58,7 @@ class ChunkCount:
     key: str
     source: int
     recorded: int | None
-    status: Literal["match", "mismatch", "unknown"]
+    status: ChunkStatus
 
     @property
     def difference(self) -> int | None:
@@ -78,6 +81,6 @@ def chunk_reconcile(config: Config, export: ExportConfig) -> list[ChunkCount]:
             count = sql.count(snap, query, entry_slice(entry))
             task = tasks.get(entry["index"], {})
             recorded = task.get("rows") if task.get("status") == "completed" else None
-            status = "unknown" if recorded is None else "match" if recorded == count else "mismatch"
+            status: ChunkStatus = "unknown" if recorded is None else "match" if recorded == count else "mismatch"
             out.append(ChunkCount(entry["index"], entry["key"], count, recorded, status))
     return out
