@@ -87,7 +87,7 @@ def partition_metadata(export: ExportConfig, result: ExportResult, keys: list[st
     out: dict[str, dict[str, Any]] = {k: {"dagster/row_count": 0, "bytes": 0} for k in keys}
     for unit in result.units if keys else []:
         slc = unit.slice.to_json()
-        bounds = {k: slc[k] for k in ("column", "lo", "hi") if k in slc}
+        bounds: dict[str, Any] = {k: slc[k] for k in ("column", "lo", "hi") if k in slc}
         out[partition_of(export, unit.slice)] = {
             "dagster/row_count": unit.rows,
             "bytes": unit.bytes,
