@@ -52,7 +52,8 @@ def stripped_secrets(source: SourceConfig) -> list[str]:
 
 
 def _doc(model: Any) -> dict[str, Any]:
-    return model.model_dump(mode="json", exclude_unset=True, exclude_none=True)  # type: ignore[no-any-return]
+    doc: dict[str, Any] = model.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    return doc
 
 
 def export_doc(config: Config, export: ExportConfig) -> dict[str, Any]:

@@ -158,6 +158,7 @@ class CsvPart:
     def __init__(self, sink: HashingSink, schema: pa.Schema, options: FormatOptions) -> None:
         self.sink = sink
         self._out: IO[bytes] = cast(IO[bytes], sink)
+        self._encoded = options.compression in ("gzip", "zstd")  # a compressing stream sits between out and sink
         if options.compression == "gzip":
             level = options.compression_level or 6
             self._out = cast(IO[bytes], gzip.GzipFile(fileobj=cast(IO[bytes], sink), mode="wb", compresslevel=level))
@@ -178,7 +179,7 @@ class CsvPart:
     def close(self) -> None:
         if self._header:  # an empty part still gets its header line
             csv_frame(pl.from_arrow(self._schema.empty_table())).write_csv(self._out, include_header=True)  # type: ignore[arg-type]
-        if self._out is not self.sink:
+        if self._encoded:
             self._out.close()
         self.sink.close()
 
