@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import MYSQL_URL, PG_URL, run_cli
-from e2e import rivet_ok
+from e2e import export_config, rivet_ok
 
 from rivet_core.config import load_config
 
@@ -115,3 +115,23 @@ def test_completions_prints_a_shell_script() -> None:
         proc = rivet_ok("completions", shell)
         assert "_RIVET_COMPLETE" in proc.stdout
     assert run_cli("completions", "tcsh").returncode == 2
+
+
+@pytest.mark.pg
+def test_check_json_has_violations_per_export(pg: Any, table_name: str, tmp_path: Path) -> None:
+    pg.execute(f"CREATE TABLE {table_name} (id int PRIMARY KEY, amount numeric, price numeric(10,2), m money)")
+    try:
+        config = export_config(tmp_path, {"name": "a", "table": table_name}, {"name": "b", "table": table_name})
+        proc = run_cli("check", "-c", str(config), "--json")
+        text = run_cli("check", "-c", str(config), "--type-report", "-e", "a")
+    finally:
+        pg.execute(f"DROP TABLE {table_name}")
+    assert proc.returncode == 0, proc.stderr
+    reports = json.loads(proc.stdout)
+    assert [r["export"] for r in reports] == ["a", "b"]
+    for report in reports:
+        assert [c["name"] for c in report["columns"]] == ["id", "amount", "price", "m"]
+        violations = {v["column"]: v for v in report["violations"]}
+        assert set(violations) == {"amount", "m"}
+        assert violations["amount"]["severity"] == "unsupported" and violations["m"]["severity"] == "lossy"
+    assert "type report: 4 column(s), 2 violation(s)" in text.stdout
