@@ -9,17 +9,20 @@ from typing import Any
 
 import pytest
 from conftest import run_cli
-from e2e import data_files, export_config, manifests, rivet_ok, run_json
+from e2e import data_files, export_config, insert_series, manifests, rivet_ok, run_json
 
 FAST = {"profile": "fast"}
 
 
 @pytest.fixture
 def r3k(pg: Any, table_name: str) -> Iterator[str]:
+    """A keyed table of ids 1..3000 with a text column."""
     pg.execute(f"CREATE TABLE {table_name} (id int PRIMARY KEY, v text)")
-    pg.execute(f"INSERT INTO {table_name} SELECT g, 'v' || g FROM generate_series(1, 3000) g")
-    yield table_name
-    pg.execute(f"DROP TABLE {table_name}")
+    try:
+        insert_series(pg, table_name, "g, 'v' || g", range(1, 3001))
+        yield table_name
+    finally:
+        pg.execute(f"DROP TABLE {table_name}")
 
 
 def checkpointed(tmp_path: Path, table: str, **extra: Any) -> Path:
