@@ -18,9 +18,11 @@ from rivet_core import __version__
 from rivet_core.cli.common import Flags, fail, setup_logging
 from rivet_core.cli.doctor import check, doctor
 from rivet_core.cli.inspection import metrics, reconcile, validate
+from rivet_core.cli.journal import journal
 from rivet_core.cli.plan import plan
+from rivet_core.cli.repair import repair
 from rivet_core.cli.run import apply, run
-from rivet_core.cli.setup import init, schema
+from rivet_core.cli.setup import completions, init, schema
 from rivet_core.cli.state import state
 from rivet_core.errors import EXIT_FAILED, EXIT_USAGE
 
@@ -35,7 +37,22 @@ def cli(json_errors: bool, verbose: bool) -> None:
     setup_logging(verbose)
 
 
-for _command in (run, metrics, validate, reconcile, state, schema, init, doctor, check, plan, apply):
+for _command in (
+    run,
+    metrics,
+    journal,
+    validate,
+    reconcile,
+    repair,
+    state,
+    schema,
+    init,
+    doctor,
+    check,
+    plan,
+    apply,
+    completions,
+):
     cli.add_command(_command)
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from rivet_core.errors import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, ConfigError, RivetError
+from rivet_core.errors import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, RivetError
 
 if TYPE_CHECKING:
     from rivet_core.config import Config
@@ -62,7 +64,10 @@ def user_errors() -> Iterator[None]:
 
 
 def load(config: str, params: tuple[str, ...] = ()) -> Config:
-    """The config at `config`, with `--param KEY=VALUE` values over the environment for `${KEY}`."""
+    """The config at `config`, with `--param KEY=VALUE` values over the environment for `${KEY}`.
+
+    A `--param` the config never references (`${KEY}`) is warned about: it is most likely a typo.
+    """
     from rivet_core.config import load_config
 
     env = dict(os.environ)
@@ -71,7 +76,12 @@ def load(config: str, params: tuple[str, ...] = ()) -> Config:
         if not sep or not key:
             raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
         env[key] = value
-    return load_config(config, env)
+    cfg = load_config(config, env)
+    text = cfg.path.read_text(encoding="utf-8") if cfg.path else ""
+    for key in dict.fromkeys(item.partition("=")[0] for item in params):
+        if not re.search(r"\$\{" + re.escape(key) + r"\}", text):
+            log.warning("--param %s is not used: %s has no ${%s}", key, config, key)
+    return cfg
 
 
 def selected_exports(cfg: Config, exports: tuple[str, ...]) -> list[str]:
@@ -99,7 +109,7 @@ config_option = click.option(
     help="Path to rivet.yaml.",
 )
 param_option = click.option(
-    "--param", "params", multiple=True, metavar="KEY=VALUE", help="Value for ${KEY} in the config."
+    "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Value for ${KEY} in the config."
 )
 exports_option = click.option(
     "-e", "--export", "exports", multiple=True, help="Export name (repeatable); default: all."
@@ -156,16 +166,57 @@ def log_result(r: ExportResult) -> None:
     )
 
 
-def report_results(results: list[ExportResult], as_json: bool) -> NoReturn:
-    """Print the JSON summary when asked and the --json-errors objects; exit 1 on a failure, 3 when degraded."""
+def report_results(
+    results: list[ExportResult],
+    as_json: bool,
+    summary: dict[str, Any] | None = None,
+    usage_failed: Collection[str] = (),
+) -> NoReturn:
+    """Print the JSON summary when asked and the --json-errors objects, then exit (docs/exit-codes.md).
+
+    1 on a failure, 3 when degraded; 2 when every export failed on a config error (`usage_failed`), as a config
+    error of a single export always did.
+    """
     if as_json:
-        click.echo(json.dumps({"exports": [r.to_json() for r in results]}, indent=2, default=str))
-    if Flags.json_errors:  # a failed export is an error too: one JSON object per failed export, last on stderr
-        for r in results:
-            if r.status == "failed":
-                click.echo(json.dumps({"error": r.error, "export": r.export, "exit_code": EXIT_FAILED}), err=True)
+        click.echo(json.dumps(summary or {"exports": [r.to_json() for r in results]}, indent=2, default=str))
+    failed = [r for r in results if r.status == "failed"]
+    usage = bool(failed) and len(failed) == len(results) and all(r.export in usage_failed for r in failed)
+    for r in failed:  # a failed export is an error too: one JSON object (or error line) per failed export
+        code = EXIT_USAGE if r.export in usage_failed else EXIT_FAILED
+        if Flags.json_errors:
+            click.echo(json.dumps({"error": r.error, "export": r.export, "exit_code": code}), err=True)
+        elif usage:
+            click.echo(f"error: {r.error}", err=True)
     statuses = {r.status for r in results}
+    if usage:
+        sys.exit(EXIT_USAGE)
     sys.exit(EXIT_FAILED if "failed" in statuses else EXIT_DEGRADED if "degraded" in statuses else EXIT_OK)
+
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["pretty", "json"]), default="pretty", show_default=True, help="Output format."
+)
+output_option = click.option(
+    "-o", "--output", default=None, type=click.Path(dir_okay=False), help="Write the JSON here (--format json only)."
+)
+
+
+def check_output(fmt: str, output: str | None) -> None:
+    """`--output` writes JSON: with `--format pretty` it is a usage error."""
+    if output and fmt != "json":
+        raise ConfigError("--output/-o: needs --format json (--format pretty prints to the terminal)")
+
+
+def emit_json(value: Any, output: str | None) -> None:
+    """Pretty JSON on stdout, or into `output` (and a `wrote <path>` line on stderr)."""
+    if not output:
+        echo_json(value)
+        return
+    try:
+        Path(output).write_text(json.dumps(value, indent=2, default=str) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--output: cannot write {output}: {exc.strerror}") from None
+    click.echo(f"wrote {output}", err=True)
 
 
 def exit_failed_if(failed: bool) -> NoReturn:

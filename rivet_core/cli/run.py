@@ -21,6 +21,8 @@ from rivet_core.cli.common import (
     user_errors,
     validate_option,
 )
+from rivet_core.cli.isolation import run_isolated, write_summary
+from rivet_core.errors import ConfigError
 
 
 @click.command()
@@ -29,12 +31,18 @@ from rivet_core.cli.common import (
 @validate_option
 @reconcile_option
 @click.option("--resume", is_flag=True, help="Continue the in-progress checkpointed chunk run (unfinished chunks).")
+@click.option("--force", is_flag=True, help="Only meaningful with --resume (accepted for rivet-cli 0.7.7).")
 @click.option(
     "--window",
     "windows",
     multiple=True,
     metavar="KEY",
     help="time_window: export this window (2026-11-01), repeatable.",
+)
+@click.option("--parallel-exports", is_flag=True, help="Accepted; exports run one after another for now.")
+@click.option("--parallel-export-processes", is_flag=True, help="Accepted; exports run one after another for now.")
+@click.option(
+    "--summary-output", default=None, type=click.Path(dir_okay=False), help="Write the run summary JSON here."
 )
 @param_option
 @json_summary_option
@@ -44,30 +52,33 @@ def run(
     validate: bool,
     reconcile: bool,
     resume: bool,
+    force: bool,
     windows: tuple[str, ...],
+    parallel_exports: bool,
+    parallel_export_processes: bool,
+    summary_output: str | None,
     params: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Run exports."""
-    from rivet_core.engine import RunOptions, run_export
+    """Run exports; one export's failure (config, preflight, source, destination) fails that export only."""
+    from rivet_core.engine import RunOptions
 
     with user_errors():
+        if parallel_exports and parallel_export_processes:
+            raise ConfigError("--parallel-exports and --parallel-export-processes: use at most one")
         cfg = load(config, params)
         names = selected_exports(cfg, exports)
-        results = []
+        if force and not resume:
+            log.warning("--force only matters with --resume; ignored")
+        if parallel_exports or parallel_export_processes:
+            log.info("running %d export(s) sequentially (parallel exports are not implemented yet)", len(names))
         with progress() as update:
-            for name in names:
-                log.info("%s: starting (%s)", name, cfg.export(name).mode)
-                options = RunOptions(
-                    validate=validate,
-                    reconcile=reconcile,
-                    resume=resume,
-                    windows=list(windows) or None,
-                    progress=update,
-                )
-                results.append(run_export(cfg, name, options))
-                log_result(results[-1])
-    report_results(results, as_json)
+            options = RunOptions(
+                validate=validate, reconcile=reconcile, resume=resume, windows=list(windows) or None, progress=update
+            )
+            outcome = run_isolated(cfg, config, names, options)
+        write_summary(outcome, summary_output)
+    report_results(outcome.results, as_json, outcome.summary, outcome.usage_failed)
 
 
 @click.command()

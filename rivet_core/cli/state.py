@@ -1,4 +1,4 @@
-"""`rivet state show|reset|files|chunks|reset-chunks`: the state store and what the destination recorded."""
+"""`rivet state show|reset|files|progression|chunks|reset-chunks`: the state store and what the destination recorded."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rivet_core.cli.common import config_option, destination_of, echo_json, load, user_errors
+from rivet_core.errors import ConfigError, RivetError
 
 if TYPE_CHECKING:
     from rivet_core.state import StateStore
@@ -76,12 +77,40 @@ def _store(config: str, export: str) -> StateStore:
 
 @state.command("files")
 @config_option
-@click.option("-e", "--export", "export", required=True)
-def state_files(config: str, export: str) -> None:
-    """Files recorded for an export."""
+@click.option("-e", "--export", "export", default=None, help="Only this export (default: all).")
+@click.option("-l", "--last", default=50, show_default=True, type=click.IntRange(min=1), help="How many files.")
+def state_files(config: str, export: str | None, last: int) -> None:
+    """Files recorded (the newest `--last`, oldest first), of one export or all."""
+    from rivet_core.state import StateStore
+
     with user_errors():
-        files = _store(config, export).files(export)
-    echo_json(files)
+        cfg = load(config)
+        names = [cfg.export(export).name] if export else [e.name for e in cfg.exports]
+        store = StateStore.open(cfg.base_dir)
+        files = [{"export": name, **f} for name in names for f in store.files(name)]
+    files.sort(key=lambda f: (f["created_at"], f["uri"]))
+    echo_json(files[-last:])
+
+
+@state.command("progression")
+@config_option
+@click.option("-e", "--export", "export", default=None, help="Only this export (default: all).")
+def state_progression(config: str, export: str | None) -> None:
+    """Committed boundary per export (cursor, last chunk or window; run, time) and the last verified run."""
+    from rivet_core.journal import progression
+
+    with user_errors():
+        cfg = load(config)
+        if export:
+            out = [progression(cfg, cfg.export(export))]
+        else:  # one export's unreadable destination does not hide the others
+            out = []
+            for e in cfg.exports:
+                try:
+                    out.append(progression(cfg, e))
+                except RivetError as exc:
+                    out.append({"export": e.name, "mode": e.mode, "error": str(exc)})
+    echo_json(out)
 
 
 @state.command("chunks")
@@ -97,9 +126,28 @@ def state_chunks(config: str, export: str) -> None:
 
 @state.command("reset-chunks")
 @config_option
-@click.option("-e", "--export", "export", required=True)
-def state_reset_chunks(config: str, export: str) -> None:
+@click.option("-e", "--export", "export", default=None, help="Reset this export's in-progress chunk run.")
+@click.option(
+    "--stuck-checkpoints",
+    "--failed",
+    "stuck",
+    is_flag=True,
+    help="Reset every export of the config whose checkpointed chunk run is in progress.",
+)
+def state_reset_chunks(config: str, export: str | None, stuck: bool) -> None:
     """Abandon the in-progress checkpointed run (committed chunks stay); the next run plans afresh."""
+    from rivet_core.state import StateStore
+
     with user_errors():
-        count = _store(config, export).reset_chunks(export)
-    click.echo(f"abandoned {count} in-progress chunk run(s) of {export}")
+        if bool(export) == stuck:
+            raise ConfigError("state reset-chunks: give exactly one of -e/--export NAME or --stuck-checkpoints")
+        cfg = load(config)
+        store = StateStore.open(cfg.base_dir)
+        names = [cfg.export(export).name] if export else [e.name for e in cfg.exports]
+        if stuck:
+            names = [n for n in names if store.active_chunk_run(n) is not None]
+            if not names:
+                click.echo("no export of this config has an in-progress chunk run")
+        for name in names:
+            count = store.reset_chunks(name)
+            click.echo(f"abandoned {count} in-progress chunk run(s) of {name}")

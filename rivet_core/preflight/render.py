@@ -33,6 +33,8 @@ def render(report: CheckReport, *, type_report: bool = True) -> str:
     )
     d = report.destination
     lines.append(f"  destination: {d.type}, credentials: {d.credentials or d.error}")
+    if type_report:
+        lines.append(f"  type report: {len(report.columns)} column(s), {len(report.flagged)} violation(s)")
     lines += [_column_line(c) for c in report.columns if type_report or c.flag]
     lines += [f"  warning: {w}" for w in report.warnings]
     lines += [f"  error: {e}" for e in report.errors]

@@ -33,6 +33,23 @@ class ColumnReport:
     arrow_type: str
     flag: str | None = None
 
+    @property
+    def status(self) -> Literal["ok", "lossy", "unsupported"]:
+        """`ok`, or the kind of flag (its text starts with `lossy:` or `unsupported:`)."""
+        if not self.flag:
+            return "ok"
+        return "unsupported" if self.flag.startswith("unsupported") else "lossy"
+
+    def violation(self) -> dict[str, str]:
+        """The `violations` entry of a flagged column in `rivet check --json`."""
+        return {
+            "column": self.name,
+            "source_type": self.source_type,
+            "arrow_type": self.arrow_type,
+            "severity": self.status,
+            "message": self.flag or "",
+        }
+
 
 @dataclass(frozen=True)
 class KeyReport:
@@ -120,6 +137,7 @@ class CheckReport:
             "environment": self.environment,
             "query": self.query,
             "columns": [asdict(c) for c in self.columns],
+            "violations": [c.violation() for c in self.flagged],
             "key": asdict(self.key) if self.key else None,
             "row_estimate": self.row_estimate,
             "row_estimate_from": self.row_estimate_from,

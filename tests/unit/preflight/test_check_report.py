@@ -34,11 +34,21 @@ def _report() -> CheckReport:
 def test_the_json_keeps_the_shape_rivet_check_prints() -> None:
     doc = _report().to_json()
     assert list(doc) == [
-        "export", "mode", "source", "environment", "query", "columns", "key", "row_estimate", "row_estimate_from",
+        "export", "mode", "source", "environment", "query", "columns", "violations", "key", "row_estimate",
+        "row_estimate_from",
         "chunks", "windows", "connections", "verdict", "reasons", "recommended_profile", "tuning", "destination",
         "warnings", "errors",
     ]  # fmt: skip
     assert doc["columns"][0] == {"name": "id", "source_type": "integer", "arrow_type": "int32", "flag": None}
+    assert doc["violations"] == [
+        {
+            "column": "amount",
+            "source_type": "numeric",
+            "arrow_type": "(needs override)",
+            "severity": "unsupported",
+            "message": "unsupported: unbounded numeric",
+        }
+    ]
     assert doc["key"] == {"field": "chunk_column", "column": "id", "indexed": True}
     assert doc["chunks"] == {"min": 1, "max": 10, "estimate": 1}
     assert doc["connections"] == {"needed": 2, "max_connections": 100, "in_use": 5, "free": 95}
