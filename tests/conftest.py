@@ -19,10 +19,18 @@ import pytest
 from servers import gcs_emulator, moto_s3, slack  # noqa: F401  (S3 and GCS servers, a Slack stand-in: on use)
 
 import rivet_core  # noqa: F401  (first: it loads the MySQL C extension before pyarrow can)
+from rivet_core.redact import forget_all
 
 PG_URL = os.environ.get("RIVET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MYSQL_URL = os.environ.get("RIVET_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 RIVET = [sys.executable, "-m", "rivet_core.cli"]
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Each test starts with an empty secret registry (one test's password must not mask another's messages)."""
+    yield
+    forget_all()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from rivet_core.config.base import Expanded, format_loc
 from rivet_core.config.messages import error_lines
 from rivet_core.config.root import Config
 from rivet_core.errors import ConfigError
-from rivet_core.redact import redact
+from rivet_core.redact import redact, remember
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
@@ -218,6 +218,7 @@ def parse_config(
     problems: list[str] = []
     secrets: list[str] = []
     expanded = _expand_env(dict(data), env, (), problems, secrets)
+    remember(*secrets, *_secret_values(expanded))
     if problems:
         raise ConfigError("\n  ".join([f"invalid config {label}:", *problems]))
     try:

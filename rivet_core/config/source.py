@@ -20,7 +20,7 @@ from rivet_core.config.base import ConfigModel, Problem, StrictBool, StrictInt, 
 from rivet_core.config.tuning import TuningConfig, reject_tuning_keys
 from rivet_core.config.urls import MAX_URL_LENGTH, url_problem
 from rivet_core.errors import ConfigError
-from rivet_core.redact import redact_url
+from rivet_core.redact import redact_url, remember
 
 _URL_FORMS = ("url", "url_env", "url_file")
 _STRUCTURED = ("host", "port", "user", "database", "password", "password_env")
@@ -31,6 +31,8 @@ def require_env(env: Mapping[str, str], name: str, field: str) -> str:
     value = env.get(name)
     if not value:
         raise ConfigError(f"{field}: environment variable {name} is not set")
+    if not field.endswith("access_key_env"):  # an access key id names a key, it is not one
+        remember(value)
     return value
 
 
@@ -131,6 +133,12 @@ class SourceConfig(ConfigModel):
         return URL_SCHEMES[self.type][0]
 
     def resolve_url(self, base_dir: Path, env: Mapping[str, str] | None = None) -> str:
+        """The connection URL (see `_resolve_url`), remembered as a secret for every later redaction."""
+        url = self._resolve_url(base_dir, env)
+        remember(url)
+        return url
+
+    def _resolve_url(self, base_dir: Path, env: Mapping[str, str] | None = None) -> str:
         """The connection URL, reading env vars / the url_file now (secrets are resolved only on connect).
 
         Errors name the env var or file, never a value or the file's content. `url_file` is relative to
