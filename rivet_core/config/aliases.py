@@ -9,20 +9,25 @@ Environment = Literal["production", "replica", "local"]
 TlsMode = Literal["disable", "require", "verify-ca", "verify-full"]
 
 Profile = Literal["fast", "balanced", "safe"]
+ProfileOrigin = Literal["explicit", "environment", "default"]  # where `Tuning.profile` came from
 BatchMemoryPolicy = Literal["warn", "fail", "auto_shrink"]
 
 Mode = Literal["full", "incremental", "chunked", "time_window"]
-CursorMode = Literal["single", "coalesce"]
+CursorMode = Literal["single_column", "coalesce"]
+ChunkStrategy = Literal["size", "count", "by_days", "dense"]
 TimeColumnType = Literal["timestamp", "unix"]
 
 Format = Literal["parquet", "csv"]
 Compression = Literal["zstd", "snappy", "gzip", "lz4", "none"]
 CompressionProfile = Literal["none", "fast", "balanced", "compact"]
+CompressionOrigin = Literal["compression_profile", "compression", "csv_default"]  # what decided the codec
 RowGroupStrategy = Literal["auto", "fixed_rows", "fixed_memory"]
+MetaColumnType = Literal["timestamp_us_utc", "int64"]  # Arrow types of the meta columns (`MetaColumn.arrow_type`)
 SchemaDriftPolicy = Literal["warn", "continue", "fail"]
 Severity = Literal["error", "warn"]
 
-DestinationType = Literal["local", "s3", "gcs"]
+DestinationType = Literal["local", "s3", "gcs", "azure", "stdout"]
+ParallelMode = Literal["sequential", "threads", "processes"]  # how `rivet run` spreads its exports
 
 DagsterWindow = Literal["hour", "day", "week", "month"]
 Automation = Literal["eager", "on_cron", "none"]
@@ -31,6 +36,9 @@ SlackEvent = Literal["failure", "schema_change", "degraded", "success"]
 # URL schemes accepted for each `source.type` (the first is the one rivet writes for structured sources).
 URL_SCHEMES: dict[str, tuple[str, ...]] = {"postgres": ("postgresql", "postgres"), "mysql": ("mysql", "mariadb")}
 
+# Source types whose `table:` chunked exports may omit `chunk_column` (taken from the primary key). rivet-cli 0.7.7
+# resolves it on mysql too; add "mysql" here once the MySQL source resolves a single-integer primary key.
+PK_AUTO_CHUNK_SOURCES: tuple[str, ...] = ("postgres",)
+
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 DESTINATION_TYPES: tuple[str, ...] = get_args(DestinationType)
-ChunkStrategy = Literal["size", "count", "by_days", "dense"]

@@ -21,6 +21,14 @@ MISPLACED_TUNING = "rivet_misplaced_tuning"
 
 Problem = tuple[tuple[str | int, ...], str]
 
+NOT_YET = "Accepted as in rivet-cli 0.7.7; not yet acted on."
+
+
+def pending(description: str) -> str:
+    """A key's description plus the note that it loads but rivet does not act on it yet (README, "Coming from
+    rivet-cli 0.7.7"); drop the wrapper where the engine starts acting on the key."""
+    return f"{description} {NOT_YET}"
+
 
 def format_loc(loc: tuple[str | int, ...]) -> str:
     """('exports', 1, 'chunk_column') → 'exports[1].chunk_column'."""
@@ -40,16 +48,18 @@ def rule_error(problems: list[Problem]) -> PydanticCustomError:
 
 
 class Expanded(str):
-    """A string that was exactly one `${VAR}` reference: an int or bool field may still read it as one."""
+    """A string that was exactly one `${VAR}` reference: an int, float or bool field may still read it as one."""
 
     __slots__ = ()
 
 
 _INT_TEXT = re.compile(r"^[+-]?[0-9]+$")
+_FLOAT_TEXT = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _BOOL_TEXT = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 
 StrictInt = Annotated[int, Strict()]  # bounds go on the field: `Field(gt=0, le=...)`
 StrictBool = Annotated[bool, Strict()]
+StrictFloat = Annotated[float, Strict()]  # an int is still accepted (3 → 3.0), a bool or text is not
 
 
 def _wants(annotation: Any, kind: type) -> bool:
@@ -64,11 +74,13 @@ def _wants(annotation: Any, kind: type) -> bool:
 
 
 def _typed(value: Expanded, annotation: Any) -> Any:
-    """`value` as the int or bool its field takes, when the text reads as one; else unchanged."""
+    """`value` as the int, float or bool its field takes, when the text reads as one; else unchanged."""
     if _wants(annotation, bool) and value in _BOOL_TEXT:
         return _BOOL_TEXT[value]
     if _wants(annotation, int) and _INT_TEXT.match(value):
         return int(value)
+    if _wants(annotation, float) and _FLOAT_TEXT.match(value):
+        return float(value)
     return value
 
 

@@ -19,10 +19,18 @@ from rivet_core.config.aliases import (
     SchemaDriftPolicy,
     TimeColumnType,
 )
-from rivet_core.config.base import ConfigModel, Problem, StrictBool, StrictInt, rule_error
+from rivet_core.config.base import ConfigModel, Problem, StrictBool, StrictFloat, StrictInt, pending, rule_error
 from rivet_core.config.dagster import DagsterConfig
 from rivet_core.config.destinations import DestinationConfig
-from rivet_core.config.output import MetaColumns, ParquetOptions
+from rivet_core.config.export_rules import export_problems
+from rivet_core.config.output import (
+    CompressionChoice,
+    MetaColumn,
+    MetaColumns,
+    ParquetOptions,
+    RowGroupSizing,
+    effective_compression,
+)
 from rivet_core.config.quality import QualityConfig
 from rivet_core.config.tuning import TuningConfig, reject_tuning_keys
 from rivet_core.config.types import parse_file_size, type_override_spec
@@ -32,7 +40,7 @@ from rivet_core.errors import ConfigError
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_$]*"
 _TABLE = re.compile(rf"^({_IDENT})(?:\.({_IDENT}))?$")
-_LEVEL_RANGES = {"zstd": (-131072, 22), "gzip": (1, 9), "lz4": (1, 12)}
+DEFAULT_SHAPE_DRIFT_FACTOR = 2.0
 
 
 def check_query_file(rel: str, base_dir: Path | None) -> Path | None:
@@ -81,7 +89,9 @@ class ExportConfig(ConfigModel):
         default=None, description="incremental coalesce: column used where cursor_column is NULL."
     )
     incremental_cursor_mode: CursorMode = Field(
-        default="single", description="single = cursor_column; coalesce = COALESCE(cursor_column, fallback)."
+        default="single_column",
+        description="single_column = cursor_column; coalesce = COALESCE(cursor_column, cursor_fallback_column) "
+        "(`single` is read as single_column).",
     )
     # chunked
     chunk_column: str | None = Field(
@@ -99,8 +109,18 @@ class ExportConfig(ConfigModel):
     chunk_by_days: StrictInt | None = Field(
         default=None, gt=0, le=36_600, description="chunked: N-day ranges of a date/timestamp column (1..36600)."
     )
+    chunk_size_memory_mb: StrictInt | None = Field(
+        default=None,
+        gt=0,
+        le=1_048_576,
+        description=pending(
+            "chunked table: exports: derive chunk_size from this budget and the table's average row size "
+            "(clamped to 10000..5000000 rows); not with chunk_size / chunk_count / chunk_by_days (1..1048576)."
+        ),
+    )
     chunk_dense: StrictBool = Field(
-        default=False, description="chunked: ranges of about chunk_size rows (sparse keys)."
+        default=False,
+        description="chunked: ranges of about chunk_size rows (sparse keys); not with chunk_count / chunk_by_days.",
     )
     parallel: StrictInt = Field(default=1, gt=0, le=64, description="chunked: workers, one connection each (1..64).")
     chunk_checkpoint: StrictBool = Field(
@@ -143,6 +163,21 @@ class ExportConfig(ConfigModel):
     on_schema_drift: SchemaDriftPolicy = Field(
         default="warn", description="Schema changed since the last run: warn, continue quietly, or fail."
     )
+    shape_drift_warn_factor: StrictFloat | None = Field(
+        default=None,
+        le=1_000_000,
+        description=pending(
+            f"Warn when a text/binary column's longest value grows past this many times the stored "
+            f"longest (default {DEFAULT_SHAPE_DRIFT_FACTOR}; 0 or less = off)."
+        ),
+    )
+    source_group: str | None = Field(
+        default=None, min_length=1, description=pending("Capacity group label, used by plan prioritization only.")
+    )
+    reconcile_required: StrictBool = Field(
+        default=False,
+        description=pending("Advisory for plan prioritization; it does not turn on --reconcile."),
+    )
     tuning: TuningConfig | None = Field(default=None, description="Tuning for this export, over source.tuning.")
     dagster: DagsterConfig | None = Field(
         default=None, description="Dagster settings, over the top-level dagster block."
@@ -153,6 +188,12 @@ class ExportConfig(ConfigModel):
     def _no_loose_tuning(cls, data: Any) -> Any:
         """Tuning keys belong under `tuning:`."""
         return reject_tuning_keys(data)
+
+    @field_validator("incremental_cursor_mode", mode="before")
+    @classmethod
+    def _legacy_single(cls, value: Any) -> Any:
+        """`single` (rivet's earlier spelling) is single_column."""
+        return "single_column" if value == "single" else value
 
     @field_validator("name")
     @classmethod
@@ -206,38 +247,37 @@ class ExportConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExportConfig:
-        """Cross-field rules: one query form, the columns each mode needs, one chunking, a valid level."""
-        problems: list[Problem] = []
-        forms = [k for k in ("table", "query", "query_file") if getattr(self, k) is not None]
-        if len(forms) != 1:
-            found = f" (found: {', '.join(forms)})" if forms else ""
-            problems.append(((), f"set exactly one of table / query / query_file{found}"))
-        if self.mode == "incremental" and not self.cursor_column:
-            problems.append((("cursor_column",), "required for mode: incremental"))
-        if self.incremental_cursor_mode == "coalesce" and not self.cursor_fallback_column:
-            problems.append((("cursor_fallback_column",), "required with incremental_cursor_mode: coalesce"))
-        if self.mode == "time_window" and not self.time_column:
-            problems.append((("time_column",), "required for mode: time_window"))
-        chunking = [k for k in ("chunk_size", "chunk_count", "chunk_by_days") if getattr(self, k) is not None]
-        if len(chunking) > 1:
-            problems.append(
-                (
-                    (),
-                    f"set at most one of chunk_size / chunk_count / chunk_by_days (found: {', '.join(chunking)})",
-                )
-            )
-        if self.compression_level is not None:
-            if self.compression in ("none", "snappy"):
-                problems.append((("compression_level",), f"compression {self.compression} has no levels"))
-            else:
-                low, high = _LEVEL_RANGES[self.compression]
-                if not low <= self.compression_level <= high:
-                    problems.append(
-                        (("compression_level",), f"must be {low}..{high} for compression {self.compression}")
-                    )
-        if problems:
+        """Cross-field rules (`export_rules.export_problems`): one query form, the columns each mode needs, …"""
+        if problems := export_problems(self):
             raise rule_error(problems)
         return self
+
+    @property
+    def compression_choice(self) -> CompressionChoice:
+        """The codec and level files are written with (rivet-cli 0.7.7's precedence; see `effective_compression`)."""
+        return effective_compression(
+            format=self.format,
+            compression=self.compression,
+            level=self.compression_level,
+            profile=self.compression_profile,
+            compression_set="compression" in self.model_fields_set,
+        )
+
+    @property
+    def row_groups(self) -> RowGroupSizing:
+        """Parquet row-group sizing resolved (no parquet: block = auto with its defaults)."""
+        return (self.parquet or ParquetOptions()).sizing
+
+    @property
+    def meta_column_list(self) -> tuple[MetaColumn, ...]:
+        """The meta columns to append, in output order (none without a meta_columns: block)."""
+        return self.meta_columns.columns if self.meta_columns is not None else ()
+
+    @property
+    def shape_drift_factor(self) -> float | None:
+        """The shape-drift growth factor in effect, None when it is off (0 or less)."""
+        factor = DEFAULT_SHAPE_DRIFT_FACTOR if self.shape_drift_warn_factor is None else self.shape_drift_warn_factor
+        return factor if factor > 0 else None
 
     @cached_property
     def mode_view(self) -> ModeView:

@@ -139,6 +139,7 @@ def _expand_env(
     loc: tuple[str | int, ...],
     problems: list[str],
     secrets: list[str],
+    used: set[str],
 ) -> Any:
     """Expand `${VAR}` in every string of the parsed tree (`$$` → `$`); collect unset variables in `problems`.
 
@@ -159,6 +160,7 @@ def _expand_env(
             if not _VAR_NAME.match(name):
                 problems.append(f"{where}: '${{{name}}}' is not a valid variable reference (write $$ for a literal $)")
                 return ""
+            used.add(name)
             if name not in env:
                 problems.append(f"{where}: environment variable {name} is not set")
                 return ""
@@ -169,9 +171,9 @@ def _expand_env(
         expanded = _VAR.sub(substitute, node)
         return Expanded(expanded) if _WHOLE_VAR.match(node) else expanded
     if isinstance(node, dict):
-        return {k: _expand_env(v, env, (*loc, k), problems, secrets) for k, v in node.items()}
+        return {k: _expand_env(v, env, (*loc, k), problems, secrets, used) for k, v in node.items()}
     if isinstance(node, list):
-        return [_expand_env(v, env, (*loc, i), problems, secrets) for i, v in enumerate(node)]
+        return [_expand_env(v, env, (*loc, i), problems, secrets, used) for i, v in enumerate(node)]
     return node
 
 
@@ -193,15 +195,20 @@ def _secret_values(node: Any) -> list[str]:
     return found
 
 
-def apply_params(env: Mapping[str, str], params: Iterable[str]) -> dict[str, str]:
-    """`env` with each `--param KEY=VALUE` set over it (a param wins over the environment, as in rivet-cli)."""
-    merged = dict(env)
+def _param_pairs(params: Iterable[str]) -> list[tuple[str, str]]:
+    """Each `--param KEY=VALUE` as (KEY, VALUE); ConfigError for one without `=` or a key."""
+    pairs = []
     for item in params:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
-        merged[key] = value
-    return merged
+        pairs.append((key, value))
+    return pairs
+
+
+def apply_params(env: Mapping[str, str], params: Iterable[str]) -> dict[str, str]:
+    """`env` with each `--param KEY=VALUE` set over it (a param wins over the environment, as in rivet-cli)."""
+    return {**env, **dict(_param_pairs(params))}
 
 
 def parse_config(
@@ -211,13 +218,18 @@ def parse_config(
     env: Mapping[str, str] | None = None,
     label: str = "<config>",
     path: Path | None = None,
+    param_names: Iterable[str] = (),
 ) -> Config:
-    """Validate an already-parsed rivet.yaml tree (expanding `${VAR}` from `env`); see `load_config`."""
+    """Validate an already-parsed rivet.yaml tree (expanding `${VAR}` from `env`); see `load_config`.
+
+    `param_names`: the `--param` keys merged into `env`; those no `${NAME}` used become `Config.unused_params`.
+    """
     env = os.environ if env is None else env
     base = (base_dir or Path.cwd()).resolve()
     problems: list[str] = []
     secrets: list[str] = []
-    expanded = _expand_env(dict(data), env, (), problems, secrets)
+    used: set[str] = set()
+    expanded = _expand_env(dict(data), env, (), problems, secrets, used)
     remember(*secrets, *_secret_values(expanded))
     if problems:
         raise ConfigError("\n  ".join([f"invalid config {label}:", *problems]))
@@ -228,6 +240,7 @@ def parse_config(
         raise ConfigError(redact(message, [*secrets, *_secret_values(expanded)])) from None
     cfg._path = path
     cfg._base_dir = base
+    cfg._unused_params = tuple(dict.fromkeys(name for name in param_names if name not in used))
     return cfg
 
 
@@ -251,7 +264,10 @@ def _read_text(file: Path, label: str) -> str:
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None, *, params: Iterable[str] = ()) -> Config:
-    """Read, expand and validate a rivet.yaml; every problem is a ConfigError naming the file and field."""
+    """Read, expand and validate a rivet.yaml; every problem is a ConfigError naming the file and field.
+
+    `params` (`--param KEY=VALUE`) win over `env`; the keys no `${KEY}` used are listed in `Config.unused_params`.
+    """
     file = Path(path)
     label = str(path)
     data = _parse_yaml(_read_text(file, label), label)
@@ -262,5 +278,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None, *, param
             f"{label}: the top level must be a mapping with source: and exports:, not a {type(data).__name__}"
         )
     resolved = file.resolve()
-    merged = apply_params(os.environ if env is None else env, params)
-    return parse_config(data, base_dir=resolved.parent, env=merged, label=label, path=resolved)
+    pairs = _param_pairs(params)
+    merged = {**(os.environ if env is None else env), **dict(pairs)}
+    names = [key for key, _ in pairs]
+    return parse_config(data, base_dir=resolved.parent, env=merged, label=label, path=resolved, param_names=names)

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from rivet_core.config.base import ConfigModel, Problem, StrictBool, rule_error
+from rivet_core.config.aliases import PK_AUTO_CHUNK_SOURCES, ParallelMode
+from rivet_core.config.base import ConfigModel, Problem, StrictBool, pending, rule_error
 from rivet_core.config.dagster import DagsterConfig
 from rivet_core.config.export import ExportConfig
 from rivet_core.config.notifications import NotificationsConfig
 from rivet_core.config.source import SourceConfig
-from rivet_core.config.tuning import Tuning, resolve_tuning
+from rivet_core.config.tuning import Tuning, TuningConfig, resolve_tuning
 from rivet_core.errors import ConfigError
 
 
@@ -26,17 +27,24 @@ class Config(ConfigModel):
         default=None, description="Where failures and warnings are posted."
     )
     parallel_exports: StrictBool = Field(
+        default=False, description=pending("Run the exports on threads of one process (as --parallel-exports).")
+    )
+    parallel_export_processes: StrictBool = Field(
         default=False,
-        description="Accepted for rivet-cli 0.7.7 compatibility; not yet acted on (exports run one by one).",
+        description=pending(
+            "Run each export in its own rivet process (as --parallel-export-processes); wins over parallel_exports."
+        ),
     )
     dagster: DagsterConfig | None = Field(default=None, description="Dagster defaults for every export.")
 
     _path: Path | None = PrivateAttr(default=None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _unused_params: tuple[str, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _across_exports(self) -> Config:
-        """Unique export names; chunked exports need chunk_column unless postgres takes it from the PK."""
+        """Unique export names; chunked exports need chunk_column unless the source takes it from the PK; one
+        batch sizing across source.tuning and exports[].tuning."""
         problems: list[Problem] = []
         seen: dict[str, int] = {}
         for i, export in enumerate(self.exports):
@@ -48,18 +56,31 @@ class Config(ConfigModel):
                     )
                 )
             seen.setdefault(export.name, i)
-            auto_chunk = export.table is not None and self.source.type == "postgres"
+            auto_chunk = export.table is not None and self.source.type in PK_AUTO_CHUNK_SOURCES
             if export.mode == "chunked" and not export.chunk_column and not auto_chunk:
                 problems.append(
                     (
                         ("exports", i, "chunk_column"),
                         "required for mode: chunked (taken from the primary key automatically only for "
-                        "`table:` exports on postgres)",
+                        f"`table:` exports on {' / '.join(PK_AUTO_CHUNK_SOURCES)})",
                     )
                 )
+            problems += _batch_sizing_clash(self.source.tuning, export.tuning, i)
         if problems:
             raise rule_error(problems)
         return self
+
+    @property
+    def parallel_mode(self) -> ParallelMode:
+        """How the root keys ask `rivet run` to spread exports: processes wins over threads (the CLI flags OR in)."""
+        if self.parallel_export_processes:
+            return "processes"
+        return "threads" if self.parallel_exports else "sequential"
+
+    @property
+    def unused_params(self) -> tuple[str, ...]:
+        """`--param` names no `${NAME}` of the file referred to (rivet-cli 0.7.7 warns about each)."""
+        return self._unused_params
 
     @property
     def path(self) -> Path | None:
@@ -88,6 +109,17 @@ class Config(ConfigModel):
         if export.dagster is None:
             return self.dagster or DagsterConfig()
         return export.dagster.merged_over(self.dagster)
+
+
+def _batch_sizing_clash(source: TuningConfig | None, export: TuningConfig | None, index: int) -> list[Problem]:
+    """batch_size at one level and batch_size_memory_mb at the other: the merged tuning would have both."""
+    if source is None or export is None:
+        return []
+    for here, there in (("batch_size", "batch_size_memory_mb"), ("batch_size_memory_mb", "batch_size")):
+        if getattr(export, here) is not None and getattr(source, there) is not None:
+            message = f"cannot be combined with source.tuning.{there} (set one way of sizing batches)"
+            return [(("exports", index, "tuning", here), message)]
+    return []
 
 
 def export_fingerprint(cfg: Config, export: ExportConfig) -> str:

@@ -42,11 +42,22 @@ class TlsConfig(ConfigModel):
     mode: TlsMode | None = Field(
         default=None,
         description="require = encrypt only; verify-ca = also check the certificate chain; verify-full = "
-        "also check the host name; disable = plain text.",
+        "also check the host name; disable = plain text. Unset in a tls: block = verify-full.",
     )
     ca_file: str | None = Field(default=None, description="PEM file of an extra trusted root certificate.")
     accept_invalid_certs: StrictBool = Field(default=False, description="Turn certificate verification off.")
     accept_invalid_hostnames: StrictBool = Field(default=False, description="Turn host name verification off.")
+
+    @property
+    def effective_mode(self) -> TlsMode:
+        """The mode to connect with: `mode`, else verify-full (a tls: block asks for TLS), then weakened by the
+        accept_invalid_* switches (certs off → require; hostnames off → at most verify-ca)."""
+        mode: TlsMode = self.mode or "verify-full"
+        if self.accept_invalid_certs and mode != "disable":
+            return "require"
+        if self.accept_invalid_hostnames and mode == "verify-full":
+            return "verify-ca"
+        return mode
 
 
 class SourceConfig(ConfigModel):

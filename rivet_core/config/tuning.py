@@ -2,7 +2,7 @@
 
 Resolution order (`resolve_tuning`): the profile's numbers, then `source.tuning`, then `exports[].tuning`, field
 by field. The profile is the last one set (export, then source), else `fast` for `environment: local` and
-`balanced` otherwise.
+`balanced` otherwise; `Tuning.profile_origin` says which of the three it was.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from rivet_core.config.aliases import BatchMemoryPolicy, Environment, Profile
-from rivet_core.config.base import MISPLACED_TUNING, ConfigModel, StrictInt
+from rivet_core.config.aliases import BatchMemoryPolicy, Environment, Profile, ProfileOrigin
+from rivet_core.config.base import MISPLACED_TUNING, ConfigModel, StrictBool, StrictInt, pending, rule_error
 
 PROFILES: dict[str, dict[str, Any]] = {  # Any: `Tuning(profile=p, **PROFILES[p])` type-checks
     "fast": {
@@ -87,15 +87,45 @@ class Tuning:
             le=1_048_576,
         )
     )
+    batch_size_memory_mb: int | None = field(
+        default=None,
+        metadata=_knob(
+            pending(
+                "Size batches by memory instead: rows = MiB / estimated row bytes, clamped to 1000..500000, "
+                "re-aimed at the observed Arrow bytes per row; not with batch_size at any level (1..1048576)."
+            ),
+            gt=0,
+            le=1_048_576,
+        ),
+    )
     max_batch_memory_mb: int | None = field(
         default=None,
         metadata=_knob(
-            "Accepted for rivet-cli 0.7.7 compatibility; not yet acted on (1..1048576).", gt=0, le=1_048_576
+            pending("Cap on one batch's Arrow bytes, checked before it is written, in every mode (1..1048576)."),
+            gt=0,
+            le=1_048_576,
         ),
     )
     on_batch_memory_exceeded: BatchMemoryPolicy = field(
-        default="warn", metadata=_knob("Accepted for rivet-cli 0.7.7 compatibility; not yet acted on.")
+        default="warn",
+        metadata=_knob(
+            pending(
+                "A batch over max_batch_memory_mb: warn (log it and a suggested batch_size, write anyway), fail the "
+                "export, or auto_shrink (halve it until each piece fits)."
+            )
+        ),
     )
+    adaptive: bool = field(
+        default=False,
+        metadata=_knob(
+            pending(
+                "Every 10 batches read the source's write pressure (PG checkpoints_req, MySQL Innodb_log_waits): up → "
+                "batch to 75% (≥ 500 rows), flat → +25% (≤ the starting batch size)."
+            )
+        ),
+    )
+    profile_origin: ProfileOrigin = field(default="default", compare=False, metadata={"yaml": False})
+    """Where `profile` came from: `explicit` (a tuning.profile), `environment` (source.environment), `default`."""
 
 
 def _optional_fields() -> dict[str, Any]:
@@ -103,9 +133,13 @@ def _optional_fields() -> dict[str, Any]:
     hints = typing.get_type_hints(Tuning)
     fields: dict[str, Any] = {}
     for knob in dataclasses.fields(Tuning):
+        if knob.metadata.get("yaml") is False:
+            continue
         kind = hints[knob.name]
         if kind is int or kind == int | None:
             kind = StrictInt
+        elif kind is bool:
+            kind = StrictBool
         field = Field(default=None, description=knob.metadata["description"], **knob.metadata["bounds"])
         fields[knob.name] = (kind | None, field)
     return fields
@@ -116,6 +150,13 @@ _TuningFields: Any = create_model("_TuningFields", __base__=ConfigModel, **_opti
 
 class TuningConfig(_TuningFields):
     """Load-shaping knobs (source level, overridable per export field by field); unset = from the profile."""
+
+    @model_validator(mode="after")
+    def _one_batch_sizing(self) -> TuningConfig:
+        """batch_size and batch_size_memory_mb are two ways to size a batch: one of them."""
+        if self.batch_size is not None and self.batch_size_memory_mb is not None:
+            raise rule_error([(("batch_size_memory_mb",), "cannot be combined with batch_size (set one of them)")])
+        return self
 
 
 TUNING_KEYS: tuple[str, ...] = tuple(TuningConfig.model_fields)
@@ -133,9 +174,10 @@ def reject_tuning_keys(data: Any) -> Any:
 def resolve_tuning(layers: Iterable[TuningConfig | None], environment: Environment | None) -> Tuning:
     """Profile numbers overlaid by each set layer in order (later wins); the profile as the module doc says."""
     given = [layer for layer in layers if layer is not None]
-    default: Profile = "fast" if environment == "local" else "balanced"
-    profile: Profile = next((layer.profile for layer in reversed(given) if layer.profile is not None), default)
+    explicit = next((layer.profile for layer in reversed(given) if layer.profile is not None), None)
+    profile: Profile = explicit or ("fast" if environment == "local" else "balanced")
+    origin: ProfileOrigin = "explicit" if explicit else "environment" if environment is not None else "default"
     values: dict[str, Any] = dict(PROFILES[profile])
     for layer in given:
         values.update({k: v for k in TUNING_KEYS if k != "profile" and (v := getattr(layer, k)) is not None})
-    return Tuning(profile=profile, **values)
+    return Tuning(profile=profile, profile_origin=origin, **values)

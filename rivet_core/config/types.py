@@ -40,29 +40,32 @@ def parse_file_size(value: str | int) -> int:
     return size
 
 
+# Names as rivet-cli 0.7.7 reads them (PostgreSQL's int2/int4/int8 are 16/32/64-bit), plus Arrow's and MySQL's.
 _INT_ALIASES = {
-    "int8": "int8", "tinyint": "int8",
-    "int16": "int16", "smallint": "int16",
-    "int32": "int32", "int": "int32", "integer": "int32",
-    "int64": "int64", "bigint": "int64",
+    "tinyint": "int8",
+    "int2": "int16", "int16": "int16", "smallint": "int16",
+    "int4": "int32", "int32": "int32", "int": "int32", "integer": "int32",
+    "int8": "int64", "int64": "int64", "bigint": "int64",
     "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
 }  # fmt: skip
 _TYPE_ALIASES = {
     **_INT_ALIASES,
-    "float32": "float32", "float": "float32", "real": "float32",
-    "float64": "float64", "double": "float64",
-    "string": "string", "text": "string", "utf8": "string",
-    "binary": "binary", "bytes": "binary",
+    "float32": "float32", "float": "float32", "real": "float32", "float4": "float32",
+    "float64": "float64", "double": "float64", "float8": "float64", "double precision": "float64",
+    "string": "string", "text": "string", "utf8": "string", "varchar": "string", "char": "string",
+    "bpchar": "string", "name": "string", "json": "string", "jsonb": "string", "uuid": "string",
+    "binary": "binary", "bytes": "binary", "bytea": "binary", "blob": "binary", "varbinary": "binary",
     "bool": "bool", "boolean": "bool",
     "date": "date",
     "time": "time",
-    "timestamp": "timestamp",
-    "timestamptz": "timestamptz",
+    "timestamp": "timestamp", "timestamp without time zone": "timestamp",
+    "timestamptz": "timestamptz", "timestamp_tz": "timestamptz", "timestamp with time zone": "timestamptz",
+    "timestamp_utc": "timestamptz",
 }  # fmt: skip
 _DECIMAL = re.compile(r"^(?:decimal|numeric)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$", re.IGNORECASE)
 _VALID_TYPES = (
-    "decimal(p,s), int8/16/32/64, uint8/16/32/64, float32, float64, string, binary, bool, date, time, "
-    "timestamp, timestamptz"
+    "decimal(p,s), tinyint, int2/smallint, int4/int, int8/bigint, uint8/16/32/64, float4/real, float8/double, "
+    "text/varchar/json/uuid, bytea/binary, bool, date, time, timestamp, timestamptz"
 )
 
 
@@ -76,7 +79,7 @@ def type_override_spec(text: str) -> tuple[str, tuple[int, ...]]:
         if scale > precision:
             raise ValueError(f"'{text}': decimal scale must not exceed the precision")
         return "decimal", (precision, scale)
-    name = _TYPE_ALIASES.get(cleaned.lower())
+    name = _TYPE_ALIASES.get(" ".join(cleaned.lower().split()))
     if name is None:
         raise ValueError(f"unknown type '{text}' (valid: {_VALID_TYPES})")
     return name, ()
@@ -90,7 +93,8 @@ def decimal_type(precision: int, scale: int) -> pa.DataType:
 
 
 def parse_type_override(text: str) -> pa.DataType:
-    """The Arrow type of a `columns:` override such as "decimal(18,2)", "int64", "string" or "timestamptz"."""
+    """The Arrow type of a `columns:` override such as "decimal(18,2)", "int8" (64-bit, as PostgreSQL's), "text"
+    or "timestamptz"."""
     import pyarrow as pa  # lazy: see the module doc
 
     name, args = type_override_spec(text)

@@ -25,7 +25,8 @@ class FullView:
 
 @dataclass(frozen=True)
 class IncrementalView:
-    """mode: incremental — rows past the stored cursor (`coalesce`: of COALESCE(cursor, fallback))."""
+    """mode: incremental — rows past the stored cursor (`coalesce`: of COALESCE(cursor, fallback)); the fallback
+    is set exactly when `cursor_mode` is coalesce (checked on load)."""
 
     cursor_column: str
     fallback_column: str | None
@@ -34,7 +35,8 @@ class IncrementalView:
 
 @dataclass(frozen=True)
 class ChunkedView:
-    """mode: chunked — key ranges of `column` (None: the Postgres primary key), `size` defaulted."""
+    """mode: chunked — key ranges of `column` (None: the primary key), `size` defaulted; with `size_memory_mb`
+    the planner derives the size from the table's average row bytes instead (`size` is then unused)."""
 
     column: str | None
     size: int
@@ -44,6 +46,7 @@ class ChunkedView:
     parallel: int
     checkpoint: bool
     max_attempts: int
+    size_memory_mb: int | None = None
 
     @property
     def strategy(self) -> ChunkStrategy:
@@ -82,6 +85,7 @@ def view_of(export: ExportConfig) -> ModeView:
             parallel=export.parallel,
             checkpoint=export.chunk_checkpoint,
             max_attempts=export.chunk_max_attempts,
+            size_memory_mb=export.chunk_size_memory_mb,
         )
     if export.mode == "time_window":
         assert export.time_column is not None

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rivet_core.config import GcsDestinationConfig, LocalDestinationConfig, S3DestinationConfig
+from rivet_core.config import DestinationConfig, GcsDestinationConfig, LocalDestinationConfig, S3DestinationConfig
 from rivet_core.destinations.base import Destination, Sink
 from rivet_core.destinations.gcs import GcsDestination
 from rivet_core.destinations.local import LocalDestination
 from rivet_core.destinations.object_store import ObjectStore
 from rivet_core.destinations.s3 import S3Destination
 from rivet_core.destinations.timeouts import StoreTimeouts
+from rivet_core.errors import ConfigError
 
 __all__ = [
     "Destination",
@@ -57,7 +58,7 @@ def split_stable(template: str) -> tuple[str, str]:
 
 
 def open_destination(
-    config: LocalDestinationConfig | S3DestinationConfig | GcsDestinationConfig,
+    config: DestinationConfig,
     export: str,
     table: str,
     run_id: str,
@@ -69,6 +70,8 @@ def open_destination(
 
     `client`: an S3/GCS client made by the caller (e.g. a Dagster resource's), used instead of the config's own.
     """
+    if not isinstance(config, LocalDestinationConfig | S3DestinationConfig | GcsDestinationConfig):
+        raise ConfigError(f"exports[{export}].destination.type: {config.type!r} is accepted but not written yet")
     template = config.path if isinstance(config, LocalDestinationConfig) else config.prefix.strip("/")
     stable, varying = split_stable(template)
     stable = expand(stable, export, table, run_id, now)

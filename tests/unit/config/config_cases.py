@@ -106,7 +106,6 @@ exports:
     mode: chunked
     chunk_column: id
     chunk_count: 8
-    chunk_dense: true
     parallel: 4
     chunk_checkpoint: true
     chunk_max_attempts: 5
@@ -118,7 +117,7 @@ exports:
       prefix: events/
       credentials_file: sa.json
       endpoint: http://localhost:4443
-      allow_anonymous: true
+      allow_anonymous: false
   - name: daily
     query: "SELECT * FROM audit WHERE kind = 'x';"
     mode: time_window

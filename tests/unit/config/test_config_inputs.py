@@ -119,17 +119,22 @@ RANGES = [
     ("retry_backoff_ms", "tuning", 0, 300_000),
     ("memory_threshold_mb", "tuning", 0, 1_048_576),
     ("max_batch_memory_mb", "tuning", 1, 1_048_576),
+    ("batch_size_memory_mb", "tuning", 1, 1_048_576),
     ("parallel", "export", 1, 64),
     ("chunk_size", "export", 1, 10**18),
     ("chunk_count", "export", 1, 100_000),
     ("chunk_by_days", "export", 1, 36_600),
     ("chunk_max_attempts", "export", 1, 100),
+    ("chunk_size_memory_mb", "export", 1, 1_048_576),
     ("days_window", "export", 1, 3660),
 ]
+_CHUNKED_ONLY = {"chunk_by_days"}  # keys refused outside mode: chunked
 
 
 def with_value(key: str, where: str, value: Any) -> dict[str, Any]:
-    return minimal(tuning={key: value}) if where == "tuning" else minimal(**{key: value})
+    if where == "tuning":
+        return minimal(tuning={key: value})
+    return minimal(**{key: value}, **({"mode": "chunked"} if key in _CHUNKED_ONLY else {}))
 
 
 def path_of(key: str, where: str) -> str:
@@ -265,7 +270,7 @@ def test_ordinary_aliases_still_work(tmp_path: Path) -> None:
     """
     message = error_of(tmp_path, text)  # the anchor's holder is an unknown key, the aliases are fine
     assert message.splitlines()[1:] == ["  defaults: unknown key (allowed: source, exports, notifications, "
-                                        "parallel_exports, dagster)"]  # fmt: skip
+                                        "parallel_exports, parallel_export_processes, dagster)"]  # fmt: skip
 
 
 def test_params_override_the_environment(tmp_path: Path) -> None:

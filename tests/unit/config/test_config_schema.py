@@ -15,7 +15,14 @@ from .config_cases import load_dict, minimal
 def test_json_schema() -> None:
     schema = config_json_schema()
     assert isinstance(schema, dict)
-    assert set(schema["properties"]) == {"source", "exports", "notifications", "parallel_exports", "dagster"}
+    assert set(schema["properties"]) == {
+        "source",
+        "exports",
+        "notifications",
+        "parallel_exports",
+        "parallel_export_processes",
+        "dagster",
+    }
     assert schema["required"] == ["source", "exports"]
     assert schema["additionalProperties"] is False
 

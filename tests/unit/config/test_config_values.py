@@ -60,6 +60,22 @@ def test_bad_max_file_size(tmp_path: Path, value: Any) -> None:
         ("timestamptz", pa.timestamp("us", tz="UTC")),
         ("date", pa.date32()),
         ("bool", pa.bool_()),
+        # rivet-cli 0.7.7's names: PostgreSQL's int2/int4/int8 widths, its text and binary families
+        ("int8", pa.int64()),
+        ("INT2", pa.int16()),
+        ("int4", pa.int32()),
+        ("tinyint", pa.int8()),
+        ("float4", pa.float32()),
+        ("double  precision", pa.float64()),
+        ("bpchar", pa.string()),
+        ("jsonb", pa.string()),
+        ("uuid", pa.string()),
+        ("bytea", pa.binary()),
+        ("varbinary", pa.binary()),
+        ("timestamp without time zone", pa.timestamp("us")),
+        ("timestamp_tz", pa.timestamp("us", tz="UTC")),
+        ("Timestamp With Time Zone", pa.timestamp("us", tz="UTC")),
+        ("timestamp_utc", pa.timestamp("us", tz="UTC")),
     ],
 )
 def test_parse_type_override(text: str, expected: pa.DataType) -> None:
@@ -68,7 +84,7 @@ def test_parse_type_override(text: str, expected: pa.DataType) -> None:
 
 def test_bad_type_override_names_the_column(tmp_path: Path) -> None:
     message = error_of(tmp_path, minimal(columns={"amount": "money", "qty": "int64", "x": "decimal(10,12)"}))
-    assert "  exports[0].columns.amount: unknown type 'money' (valid: decimal(p,s), int8/16/32/64" in message
+    assert "  exports[0].columns.amount: unknown type 'money' (valid: decimal(p,s), tinyint, int2/smallint" in message
     assert "  exports[0].columns.x: 'decimal(10,12)': decimal scale must not exceed the precision" in message
     assert "columns.qty" not in message
 
