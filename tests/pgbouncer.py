@@ -45,8 +45,9 @@ class PgBouncer:
         if os.geteuid() == 0:
             argv += ["-u", "postgres" if _user_exists("postgres") else "nobody"]
         self.log = open(self.folder / "pgbouncer.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([*argv, str(self.folder / "pgbouncer.ini")], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [*argv, str(self.folder / "pgbouncer.ini")], stdout=self.log, stderr=subprocess.STDOUT
+        )
         self._wait()
 
     def _wait(self) -> None:

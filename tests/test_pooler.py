@@ -41,20 +41,34 @@ def test_export_through_pgbouncer_warns_once_and_succeeds(small: str, pgbouncer:
 def test_no_session_setting_leaks_to_the_next_pooled_client(small: str, pgbouncer: PgBouncer, tmp_path: Path) -> None:
     """The export SETs statement_timeout/lock_timeout/TimeZone LOCAL: both pooled server connections stay default."""
     with psycopg.connect(PG_URL) as direct:
-        defaults = direct.execute("SELECT current_setting('statement_timeout'), current_setting('lock_timeout'),"
-                                  " current_setting('TimeZone'), current_setting('IntervalStyle')").fetchone()
-    config = export_config(tmp_path, {"name": "ev", "table": small, "mode": "chunked", "chunk_size": 100,
-                                      "tuning": {"statement_timeout_s": 77, "lock_timeout_s": 7}},
-                           url=pgbouncer.url("postgres", "pgpw"))
+        defaults = direct.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'),"
+            " current_setting('TimeZone'), current_setting('IntervalStyle')"
+        ).fetchone()
+    config = export_config(
+        tmp_path,
+        {
+            "name": "ev",
+            "table": small,
+            "mode": "chunked",
+            "chunk_size": 100,
+            "tuning": {"statement_timeout_s": 77, "lock_timeout_s": 7},
+        },
+        url=pgbouncer.url("postgres", "pgpw"),
+    )
     assert run_json(config)["rows"] == 500
     url = pgbouncer.url("postgres", "pgpw")
     # Two clients, each holding a transaction, occupy both server connections of the pool (pool size 2).
     with psycopg.connect(url) as a, psycopg.connect(url) as b:
         seen = []
         for conn in (a, b):
-            seen.append(conn.execute("SELECT pg_backend_pid(), current_setting('statement_timeout'),"
-                                     " current_setting('lock_timeout'), current_setting('TimeZone'),"
-                                     " current_setting('IntervalStyle'), current_setting('rivet.p1', true)").fetchone())
+            seen.append(
+                conn.execute(
+                    "SELECT pg_backend_pid(), current_setting('statement_timeout'),"
+                    " current_setting('lock_timeout'), current_setting('TimeZone'),"
+                    " current_setting('IntervalStyle'), current_setting('rivet.p1', true)"
+                ).fetchone()
+            )
         assert seen[0][0] != seen[1][0]  # really two server connections
         for row in seen:
             assert row[1:5] == defaults

@@ -199,18 +199,6 @@ def test_mariadb_password_never_leaks(mysql: Any, tmp_path: Path, case: str, for
     assert_no_leak(case, texts)
 
 
-PERCENT_IN_DAGSTER = pytest.param(
-    "percent",
-    marks=pytest.mark.xfail(
-        strict=True,
-        reason="leak in rivet_core/sources/postgres.py PostgresSource.__init__: _conninfo() lets psycopg's "
-        "ProgrammingError 'invalid percent-encoded token: \"<password>\"' escape unwrapped, and Dagster stores it "
-        "(run DB, event log, compute logs); fix: wrap it in source_error(exc, url), or reject a bad %-escape in "
-        "config/urls.py url_problem (exit 2)",
-    ),
-)
-
-
 def materialize(folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`dagster asset materialize --select raw/ev` in process, DAGSTER_HOME inside `folder`."""
     home = folder / "dagster_home"
@@ -224,7 +212,7 @@ def materialize(folder: Path, env: dict[str, str]) -> subprocess.CompletedProces
 
 @pytest.mark.dagster
 @pytest.mark.pg
-@pytest.mark.parametrize("case", ["slash-question", PERCENT_IN_DAGSTER, "at", "colon"])
+@pytest.mark.parametrize("case", ["slash-question", "percent", "at", "colon"])
 def test_dagster_wrong_password_never_reaches_dagster_home(pg: Any, tmp_path: Path, case: str) -> None:
     with pg_login(pg, case) as login:
         write_config(tmp_path, login.source("url_env", right=False), login.table)

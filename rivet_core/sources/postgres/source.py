@@ -32,7 +32,10 @@ class PostgresSource(Source):
     def __init__(self, url: str, tuning: Tuning, tls: TlsConfig | None = None) -> None:
         super().__init__(url, tuning, tls)
         self.session_options = True  # False once a pooler refused the startup `options`
-        self.conninfo = conninfo(url, tls, self.limits)
+        try:
+            self.conninfo = conninfo(url, tls, self.limits)
+        except psycopg.Error as exc:  # e.g. an unencoded % in the password: libpq quotes it, so redact
+            raise self.error(exc) from None
 
     def is_transient(self, exc: BaseException) -> bool:
         return is_transient(exc)
