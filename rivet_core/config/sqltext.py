@@ -129,7 +129,9 @@ def parse_query(raw: str, env: Mapping[str, str], where: str, engine: str | None
         if kind == LITERAL:  # '${X}': the value replaces the whole literal, quotes included
             chunks[i], chunks[i + 1] = chunks[i][:-1], chunks[i + 1][1:]
         elif kind != VALUE:
-            problems.append(f"{where}: ${{{name}}} stands {detail}; {_HINTS[kind]} (or write $${{{name}}} for the text)")
+            problems.append(
+                f"{where}: ${{{name}}} stands {detail}; {_HINTS[kind]} (or write $${{{name}}} for the text)"
+            )
     if not sql.strip():
         problems.append(f"{where}: the query is only a variable; a variable is a value, not SQL (use query_file)")
     parts: list[str | SqlValue] = [chunks[0]]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Query:
-    """The base query of an export: a table reference or user SQL (its `${VAR}` values apart), wrapped, never spliced."""
+    """The base query of an export: a table, or user SQL with its `${VAR}` values apart; wrapped, never spliced."""
 
     table: tuple[str | None, str] | None = None
     sql: SqlText | None = None

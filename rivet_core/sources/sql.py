@@ -85,9 +85,6 @@ def key_at(snap: Any, query: Query, column: str, lo: Any, offset: int) -> Any:
     slc = Slice("chunk", column, lo=lo)
     cond, params = where(slc, snap.quote, snap.placeholder(slc))
     col = f"{ALIAS}.{snap.quote(column)}"
-    statement = (
-        f"SELECT {col} FROM ({_base(snap, query)}) AS {ALIAS}{cond} ORDER BY {col}"
-        f" LIMIT 1 OFFSET {int(offset)}"
-    )
+    statement = f"SELECT {col} FROM ({_base(snap, query)}) AS {ALIAS}{cond} ORDER BY {col} LIMIT 1 OFFSET {int(offset)}"
     row = snap.fetch_one(statement, slc, params)
     return row[0] if row else None

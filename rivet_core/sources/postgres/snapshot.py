@@ -125,7 +125,7 @@ class PgSnapshot(Snapshot):
         base = sql.base_sql(query, quote_ident, self.literal)
         try:
             with self.control.cursor(binary=True) as cur:  # extended protocol: one statement, never several
-                cur.execute(f"SELECT * FROM ({base}) AS {sql.ALIAS} LIMIT 0")  # type: ignore[arg-type]
+                cur.execute(f"SELECT * FROM ({base}) AS {sql.ALIAS} LIMIT 0")
                 desc = cur.description or []
                 oids = sorted({d.type_code for d in desc})
                 cur.execute(

@@ -104,7 +104,9 @@ def test_load_refuses_a_misplaced_variable_with_exit_2_naming_the_export(tmp_pat
 
 
 def test_load_keeps_values_apart_and_other_fields_expand_as_text(tmp_path: Path) -> None:
-    data = minimal(table=None, query="SELECT * FROM t WHERE name = '${X}'", destination={"type": "local", "path": "${N}/x"})
+    data = minimal(
+        table=None, query="SELECT * FROM t WHERE name = '${X}'", destination={"type": "local", "path": "${N}/x"}
+    )
     cfg = load_dict(tmp_path, data, env=ENV)
     export = cfg.exports[0]
     text = export.sql_text(tmp_path)
