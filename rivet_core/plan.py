@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import uuid
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -59,9 +58,12 @@ def _doc(model: Any) -> dict[str, Any]:
 def export_doc(config: Config, export: ExportConfig) -> dict[str, Any]:
     """The export as configured, with a `query_file` inlined as `query` (apply reads no file of the config)."""
     doc = _doc(export)
-    if export.query_file is not None:
-        doc.pop("query_file")
-        doc["query"] = export.resolved_query(config.base_dir)
+    text = export.sql_text(config.base_dir)
+    if text is not None:  # `query:` syntax, its `${VAR}` values apart: apply quotes them as the run would
+        doc.pop("query_file", None)
+        doc["query"] = text.template
+        if text.values:
+            doc["query_params"] = text.values
     return doc
 
 
@@ -175,7 +177,8 @@ def age_warnings(plan: dict[str, Any], force: bool, now: dt.datetime | None = No
 
 
 def _escape(node: Any) -> Any:
-    """`$` → `$$` in every string: the plan holds values already expanded, parse_config must not expand again."""
+    """`$` → `$$` in every string: the plan holds values already expanded, parse_config must not expand again
+    (a query is stored as a template with its values apart, and is not escaped)."""
     if isinstance(node, str):
         return node.replace("$", "$$")
     if isinstance(node, dict):
@@ -192,9 +195,16 @@ def plan_config(plan: dict[str, Any], path: Path) -> Config:
             f"{path}: the plan cannot connect: {', '.join(plan['stripped'])} held a password, which plans never "
             "store; give the source as url_env / url_file or password_env in rivet.yaml and re-plan"
         )
-    data = _escape({"source": plan["source"], "exports": [e["export"] for e in plan["exports"]]})
+    params: dict[str, str] = {}
+    exports = []
+    for entry in plan["exports"]:
+        doc = dict(entry["export"])
+        query, values = doc.pop("query", None), doc.pop("query_params", {})
+        exports.append(_escape(doc) | ({} if query is None else {"query": query}))  # query: already a template
+        params.update(values)
+    data = {"source": _escape(plan["source"]), "exports": exports}
     config_path = Path(plan["config_path"]) if plan["config_path"] else None
-    return parse_config(data, base_dir=Path(plan["base_dir"]), env=os.environ, label=str(path), path=config_path)
+    return parse_config(data, base_dir=Path(plan["base_dir"]), env=params, label=str(path), path=config_path)
 
 
 def apply_plan(path: Path, force: bool, options: RunOptions) -> list[ExportResult]:

@@ -17,6 +17,7 @@ from conftest import run_cli
 from engines import Engine, engine_fixture  # noqa: F401 - the `engine` fixture
 
 from rivet_core.config import SourceConfig, Tuning
+from rivet_core.config.sqltext import SqlText
 from rivet_core.errors import SourceError
 from rivet_core.slices import full_slice
 from rivet_core.sources import open_source
@@ -203,8 +204,8 @@ def _cancelled(snap: Any, read: Any) -> BaseException:
 def test_cancel_ends_a_running_stream_with_a_transient_source_error(engine: Engine) -> None:
     sleep = "SELECT 1 AS x FROM pg_sleep(30)" if engine.kind == "postgres" else "SELECT SLEEP(30) AS x"
     with _source(engine).snapshot() as snap:
-        plans = snap.plan(Query(sql="SELECT 1 AS x"), {}, "exports[s]")
-        error = _cancelled(snap, lambda: list(snap.stream(Query(sql=sleep), full_slice(), plans, 100)))
+        plans = snap.plan(Query(sql=SqlText.plain("SELECT 1 AS x")), {}, "exports[s]")
+        error = _cancelled(snap, lambda: list(snap.stream(Query(sql=SqlText.plain(sleep)), full_slice(), plans, 100)))
     assert isinstance(error, SourceError) and error.transient, error
     assert "cancelled" in str(error)
 

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from rivet_core.config.aliases import (
     Compression,
@@ -32,6 +32,7 @@ from rivet_core.config.output import (
     effective_compression,
 )
 from rivet_core.config.quality import QualityConfig
+from rivet_core.config.sqltext import SqlText
 from rivet_core.config.tuning import TuningConfig, reject_tuning_keys
 from rivet_core.config.types import parse_file_size, type_override_spec
 from rivet_core.config.views import ModeView, view_of
@@ -76,6 +77,7 @@ def _strip_sql(text: str) -> str:
 class ExportConfig(ConfigModel):
     """One table/query → files at a destination; `mode_view` gives the keys of its mode, typed."""
 
+    _sql: SqlText | None = PrivateAttr(default=None)  # the `query:` with its values apart, set by parse_config
     name: str = Field(description="Export id: file name prefix, state key, {export} in paths (letters, digits _ . -).")
     table: str | None = Field(default=None, description="`table` or `schema.table` to export whole (SELECT *).")
     query: str | None = Field(default=None, min_length=1, description="SQL to export; wrapped by rivet, never spliced.")
@@ -303,10 +305,17 @@ class ExportConfig(ConfigModel):
         assert match is not None  # checked on load
         return (match[1], match[2]) if match[2] else (None, match[1])
 
-    def resolved_query(self, base_dir: Path) -> str | None:
-        """The SQL of a `query` / `query_file` export (trailing `;` removed), None for a `table:` export.
+    def sql_text(self, base_dir: Path) -> SqlText | None:
+        """The SQL of a `query` / `query_file` export with its `${VAR}` values apart (README: SQL and parameters)."""
+        if self._sql is not None:
+            return self._sql
+        text = self.resolved_query(base_dir)
+        return None if text is None else SqlText.plain(text)
 
-        `query:` text had `${VAR}` expanded at load like every config string; a query_file is read as is.
+    def resolved_query(self, base_dir: Path) -> str | None:
+        """The SQL of a `query` / `query_file` export as shown (trailing `;` removed), None for a `table:` export.
+
+        `query:` values show as `'…'` literals (`sql_text` keeps them apart); a query_file is read as is.
         """
         if self.query is not None:
             return _strip_sql(self.query)

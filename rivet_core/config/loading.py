@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rivet_core.config.base import Expanded, format_loc
 from rivet_core.config.messages import error_lines
 from rivet_core.config.root import Config
+from rivet_core.config.sqltext import expand_queries
 from rivet_core.errors import ConfigError
 from rivet_core.redact import redact, remember
 
@@ -143,12 +144,14 @@ def _expand_env(
 ) -> Any:
     """Expand `${VAR}` in every string of the parsed tree (`$$` → `$`); collect unset variables in `problems`.
 
-    This includes `query:` text: it is config text written by the operator, not data (run-time values are
-    bound parameters, never spliced in here). Values of secret-looking variables, or substituted into
+    Except `exports[].query`, left raw here: in SQL text a variable is a value (`sqltext.expand_queries`,
+    README: SQL and parameters), never spliced in. Values of secret-looking variables, or substituted into
     secret-looking keys, are collected in `secrets` so error messages can mask them. A string that is exactly
     one `${VAR}` becomes `Expanded`, which an int or bool field may still read as one (rivet-cli substitutes
     in the text, before parsing).
     """
+    if isinstance(node, str) and len(loc) == 3 and loc[0] == "exports" and loc[2] == "query":
+        return node
     if isinstance(node, str):
         key = next((part for part in reversed(loc) if isinstance(part, str)), "")
 
@@ -230,6 +233,8 @@ def parse_config(
     secrets: list[str] = []
     used: set[str] = set()
     expanded = _expand_env(dict(data), env, (), problems, secrets, used)
+    queries = expand_queries(expanded, env, problems, secrets)
+    used.update(name for text in queries.values() for name in text.values)
     remember(*secrets, *_secret_values(expanded))
     if problems:
         raise ConfigError("\n  ".join([f"invalid config {label}:", *problems]))
@@ -241,6 +246,8 @@ def parse_config(
     cfg._path = path
     cfg._base_dir = base
     cfg._unused_params = tuple(dict.fromkeys(name for name in param_names if name not in used))
+    for index, text in queries.items():
+        cfg.exports[index]._sql = text
     return cfg
 
 

@@ -22,12 +22,12 @@ def base_query(config: Config, export: ExportConfig) -> Query:
     """The export's base query: its table, or its SQL (inline or from `query_file`)."""
     if export.table:
         return Query(table=export.source_table)
-    return Query(sql=export.resolved_query(config.base_dir))
+    return Query(sql=export.sql_text(config.base_dir))
 
 
 def query_text(query: Query, export: ExportConfig) -> str:
     """The query as shown and fingerprinted: the table, or the SQL with any password masked."""
-    return redact(query.sql) if query.sql else str(export.table)
+    return redact(query.sql.text) if query.sql else str(export.table)
 
 
 def column_overrides(export: ExportConfig) -> dict[str, pa.DataType]:

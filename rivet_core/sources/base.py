@@ -23,16 +23,17 @@ from rivet_core.sources.types import ColumnPlan
 
 if TYPE_CHECKING:
     from rivet_core.config import TlsConfig, Tuning
+    from rivet_core.config.sqltext import SqlText
     from rivet_core.sources.catalog import Catalog
     from rivet_core.sources.sql import Placeholder
 
 
 @dataclass(frozen=True)
 class Query:
-    """The base query of an export: a table reference or user SQL, which is wrapped, never spliced."""
+    """The base query of an export: a table, or user SQL with its `${VAR}` values apart; wrapped, never spliced."""
 
     table: tuple[str | None, str] | None = None
-    sql: str | None = None
+    sql: SqlText | None = None
 
 
 class Source(ABC):
@@ -105,6 +106,10 @@ class Snapshot(ABC):
     @abstractmethod
     def placeholder(self, slc: Slice) -> Placeholder:
         """The parameter marker for bound values of a slice's key, as a function of the parameter number."""
+
+    @abstractmethod
+    def literal(self, value: str) -> str:
+        """A `${VAR}` value of the user's SQL as a string literal, quoted by the driver for this connection."""
 
     @abstractmethod
     def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:

@@ -9,7 +9,7 @@ from typing import Any
 from rivet_core.sources import sql
 from rivet_core.sources.base import Query
 from rivet_core.sources.catalog import Budget, Catalog, Privileges
-from rivet_core.sources.mysql.connection import decoded, quote_ident
+from rivet_core.sources.mysql.connection import decoded, literal, quote_ident
 
 _WRITE_GRANTS = ("ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "SUPER")
 
@@ -75,7 +75,7 @@ class MySqlCatalog(Catalog):
         return None if rows is None else int(rows)
 
     def explain_rows(self, query: Query) -> int | None:
-        base = sql.base_sql(query, quote_ident)
+        base = sql.base_sql(query, quote_ident, lambda value: literal(self.conn, value))
         names, rows = self._rows(f"EXPLAIN SELECT * FROM ({base}) AS {sql.ALIAS}")
         if "rows" not in names:
             return None

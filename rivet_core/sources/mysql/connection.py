@@ -48,6 +48,12 @@ def quote_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def literal(conn: CMySQLConnection, value: Any) -> str:
+    """A value as the connector's own bound-parameter text: escaped by `mysql_real_escape_string` (which follows
+    the session's NO_BACKSLASH_ESCAPES) and quoted; numbers and dates as its `execute(sql, params)` writes them."""
+    return bytes(conn.prepare_for_mysql([value])[0]).decode(conn.python_charset)  # type: ignore[index]
+
+
 def decoded(value: Any) -> Any:
     """A value of information_schema / SHOW output with bytes decoded (MySQL 8 returns some of it as bytes)."""
     return value.decode() if isinstance(value, bytes | bytearray) else value

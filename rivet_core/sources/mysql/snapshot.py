@@ -18,7 +18,14 @@ import pyarrow as pa
 from rivet_core.slices import Slice
 from rivet_core.sources import sql
 from rivet_core.sources.base import Query, Snapshot
-from rivet_core.sources.mysql.connection import DRIVER_ERRORS, CMySQLConnection, decoded, is_mariadb, quote_ident
+from rivet_core.sources.mysql.connection import (
+    DRIVER_ERRORS,
+    CMySQLConnection,
+    decoded,
+    is_mariadb,
+    literal,
+    quote_ident,
+)
 from rivet_core.sources.mysql.decode import BatchDecoder, ZeroDates, pieces
 from rivet_core.sources.mysql.types import MySQLDescribed, mysql_plan
 from rivet_core.sources.types import ColumnPlan
@@ -27,10 +34,6 @@ if TYPE_CHECKING:
     from rivet_core.sources.mysql.source import MySQLSource
 
 log = logging.getLogger("rivet")
-
-
-def _placeholder(_: int) -> str:
-    return "%s"
 
 
 class MySQLSnapshot(Snapshot):
@@ -70,8 +73,15 @@ class MySQLSnapshot(Snapshot):
                 log.debug("mysql: rollback failed: %s", exc)
 
     def placeholder(self, slc: Slice) -> sql.Placeholder:
-        """`%s`: mysql-connector binds (escapes) the values client-side, whatever the key's type."""
-        return _placeholder
+        """The bound value itself, escaped and quoted by the connector exactly as its `execute(sql, params)` would.
+
+        mysql-connector binds client-side by replacing each `%s` of the whole text, a `%s` inside the user's SQL
+        too; rivet quotes the values itself and sends the statement without params, so no text is rewritten.
+        """
+        return lambda _, value: literal(self.conn, value)
+
+    def literal(self, value: str) -> str:
+        return literal(self.conn, value)
 
     @contextmanager
     def _statement(self) -> Iterator[Any]:
@@ -85,7 +95,7 @@ class MySQLSnapshot(Snapshot):
 
     def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
         with self._statement() as cur:
-            cur.execute(statement, params)
+            cur.execute(statement)  # `params` are in the text already (`placeholder`)
             row = cur.fetchone()
         return tuple(row) if row is not None else ()
 
@@ -102,7 +112,7 @@ class MySQLSnapshot(Snapshot):
 
     def plan(self, query: Query, overrides: dict[str, pa.DataType], path: str) -> list[ColumnPlan]:
         """Describe the base query (LIMIT 0; declared types from information_schema for tables) and map it."""
-        statement = f"SELECT * FROM ({sql.base_sql(query, quote_ident)}) AS {sql.ALIAS} LIMIT 0"
+        statement = f"SELECT * FROM ({sql.base_sql(query, quote_ident, self.literal)}) AS {sql.ALIAS} LIMIT 0"
         with self._lock:
             try:
                 self.conn.cmd_query(statement)
@@ -122,7 +132,7 @@ class MySQLSnapshot(Snapshot):
     def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
         """Batches of at most `batch_size` rows from one unbuffered SELECT, typed as `plans`."""
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
-        statement, params = sql.select(query, slc, exprs, quote_ident, _placeholder)
+        statement, _ = sql.select(self, query, slc, exprs)  # bounds quoted in the text (`placeholder`)
         statement = _without_statement_timeout(statement, self.conn)
         decode = BatchDecoder(plans, self.zero_dates)
         throttle = self.source.tuning.throttle_ms / 1000
@@ -130,7 +140,7 @@ class MySQLSnapshot(Snapshot):
         with self._lock:
             try:
                 cur = self.conn.cursor(raw=True)
-                cur.execute(statement, params)  # unbuffered: the rows stay on the wire until fetched
+                cur.execute(statement)  # unbuffered: the rows stay on the wire until fetched
                 rows_of = iter(self._c().fetch_row, None)  # C loop: no Python frame per row
                 while batch := list(pieces(rows_of, batch_size, decode.rows)):
                     yield decode(batch)

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import psycopg
+from psycopg import sql as pgsql
 
 from rivet_core.sources import sql
 from rivet_core.sources.base import Query
@@ -23,11 +24,12 @@ class PgCatalog(Catalog):
         conn.autocommit = True
         super().__init__(conn)
 
-    def _row(self, statement: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+    def _row(self, statement: str, params: tuple[Any, ...] | None = None) -> tuple[Any, ...]:
+        """One row; without `params` psycopg leaves the text alone (no `%` placeholder parsing of user SQL)."""
         row = self.conn.execute(statement, params, binary=True).fetchone()
         return tuple(row) if row else ()
 
-    def _one(self, statement: str, params: tuple[Any, ...] = ()) -> Any:
+    def _one(self, statement: str, params: tuple[Any, ...] | None = None) -> Any:
         row = self._row(statement, params)
         return row[0] if row else None
 
@@ -92,7 +94,7 @@ class PgCatalog(Catalog):
         return None if rows is None or rows < 0 else int(rows)  # -1: never vacuumed/analyzed
 
     def explain_rows(self, query: Query) -> int | None:
-        base = sql.base_sql(query, quote_ident)
+        base = sql.base_sql(query, quote_ident, lambda value: pgsql.Literal(value).as_string(self.conn))
         doc = self._one(f"EXPLAIN (FORMAT JSON) SELECT * FROM ({base}) AS {sql.ALIAS}")
         doc = json.loads(doc) if isinstance(doc, str) else doc
         return int(doc[0]["Plan"]["Plan Rows"])

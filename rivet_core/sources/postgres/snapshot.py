@@ -122,7 +122,7 @@ class PgSnapshot(Snapshot):
 
     def plan(self, query: Query, overrides: dict[str, pa.DataType], path: str) -> list[ColumnPlan]:
         """Describe the base query (LIMIT 0) and map each column (README: Types)."""
-        base = sql.base_sql(query, quote_ident)
+        base = sql.base_sql(query, quote_ident, self.literal)
         try:
             with self.control.cursor(binary=True) as cur:  # extended protocol: one statement, never several
                 cur.execute(f"SELECT * FROM ({base}) AS {sql.ALIAS} LIMIT 0")
@@ -153,7 +153,11 @@ class PgSnapshot(Snapshot):
 
     def placeholder(self, slc: Slice) -> sql.Placeholder:
         typ = self._types.get(slc.column or "", "text")
-        return lambda i: f"current_setting('rivet.p{i}')::{quote_ident(typ)}"
+        return lambda i, _: f"current_setting('rivet.p{i}')::{quote_ident(typ)}"
+
+    def literal(self, value: str) -> str:
+        """libpq's literal quoting (`PQescapeLiteral` on the control connection): an untyped string constant."""
+        return pgsql.Literal(value).as_string(self.control)
 
     @contextmanager
     def _statement(self, statement: str, params: list[Any], unbounded: bool = False) -> Iterator[Any]:
@@ -186,7 +190,7 @@ class PgSnapshot(Snapshot):
     def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
         """Batches of at most `batch_size` rows from one binary COPY, cast to the plan's schema."""
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
-        statement, params = sql.select(query, slc, exprs, quote_ident, self.placeholder(slc))
+        statement, params = sql.select(self, query, slc, exprs)
         schema = target_schema(plans)
         throttle = self.source.tuning.throttle_ms / 1000
         with self._statement(statement, params, unbounded=True) as cur:
