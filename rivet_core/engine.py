@@ -268,6 +268,8 @@ class ExportJob:
                     f"exports[{name}].cursor_column: the stored cursor belongs to {column!r}, the config says "
                     f"{label!r}; run `rivet state reset -c <config> -e {name}` to start over with the new column"
                 )
+        if not recorded and not self.dest.keeps_records:  # stdout: the state is the only record
+            return decode_value(cached[1]) if cached and cached[1] is not None else None
         if not recorded:
             if cached and cached[1] is not None:
                 log.info("%s: state has a cursor but the destination has no committed data; exporting from start", name)

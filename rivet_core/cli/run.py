@@ -21,6 +21,7 @@ from rivet_core.cli.common import (
     user_errors,
     validate_option,
 )
+from rivet_core.errors import ConfigError
 
 
 @click.command()
@@ -51,9 +52,14 @@ def run(
     """Run exports."""
     from rivet_core.engine import RunOptions, run_export
 
+    from rivet_core.destinations.stdout import conflicts
+
     with user_errors():
         cfg = load(config, params)
         names = selected_exports(cfg, exports)
+        kinds = {name: cfg.export(name).destination.type for name in names}
+        if clash := conflicts(kinds, as_json=as_json, validate=validate):
+            raise ConfigError(clash)
         results = []
         with progress() as update:
             for name in names:

@@ -29,10 +29,12 @@ from rivet_core.config.aliases import (
 )
 from rivet_core.config.dagster import DagsterConfig
 from rivet_core.config.destinations import (
+    AzureDestinationConfig,
     DestinationConfig,
     GcsDestinationConfig,
     LocalDestinationConfig,
     S3DestinationConfig,
+    StdoutDestinationConfig,
 )
 from rivet_core.config.export import ExportConfig
 from rivet_core.config.loading import apply_params, load_config, parse_config
@@ -66,6 +68,7 @@ __all__ = [
     "CursorMode",
     "DagsterConfig",
     "DagsterWindow",
+    "AzureDestinationConfig",
     "DestinationConfig",
     "DestinationType",
     "Environment",
@@ -87,6 +90,7 @@ __all__ = [
     "RowCountRule",
     "RowGroupStrategy",
     "S3DestinationConfig",
+    "StdoutDestinationConfig",
     "SchemaDriftPolicy",
     "Severity",
     "SlackConfig",

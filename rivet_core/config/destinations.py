@@ -1,4 +1,5 @@
-"""Destination blocks (`exports[].destination`), chosen by `type`: a local folder, an S3 or a GCS bucket.
+"""Destination blocks (`exports[].destination`), chosen by `type`: a local folder, an S3 or GCS bucket, an Azure
+Blob container, or the process's stdout.
 
 These are the config models; the implementations that write there live in `rivet_core.destinations`.
 """
@@ -64,12 +65,59 @@ class GcsDestinationConfig(ConfigModel):
     )
 
 
+class AzureDestinationConfig(ConfigModel):
+    """An existing Azure Blob container (`bucket`, as in rivet-cli 0.7.7); a shared key or a SAS, or anonymous."""
+
+    type: Literal["azure"] = Field(description="Selects an Azure Blob Storage container.")
+    bucket: str = Field(min_length=1, description="Existing container name (rivet never creates containers).")
+    prefix: str = Field(default="", description=f"Blob name prefix inside the container; {_PLACEHOLDERS}.")
+    endpoint: str | None = Field(
+        default=None,
+        description="Blob service URL; unset = https://<account_name>.blob.core.windows.net (Azurite: "
+        "http://127.0.0.1:10000/devstoreaccount1).",
+    )
+    account_name: str | None = Field(default=None, description="Storage account name (required unless anonymous).")
+    account_key_env: str | None = Field(
+        default=None, description="Environment variable holding the account's shared key."
+    )
+    sas_token_env: str | None = Field(
+        default=None, description="Environment variable holding a SAS token (a leading '?' is trimmed)."
+    )
+    allow_anonymous: StrictBool = Field(default=False, description="Send unauthenticated requests (no credentials).")
+
+    @model_validator(mode="after")
+    def _credentials(self) -> AzureDestinationConfig:
+        """Anonymous: no account, key or SAS; else account_name and exactly one of account_key_env / sas_token_env."""
+        given = [k for k in ("account_name", "account_key_env", "sas_token_env") if getattr(self, k) is not None]
+        if self.allow_anonymous:
+            if given:
+                raise rule_error([((), f"allow_anonymous: true excludes {', '.join(given)}")])
+            return self
+        if self.account_name is None:
+            raise rule_error([(("account_name",), "required unless allow_anonymous: true")])
+        if (self.account_key_env is None) == (self.sas_token_env is None):
+            raise rule_error([((), "set exactly one of account_key_env / sas_token_env")])
+        return self
+
+
+class StdoutDestinationConfig(ConfigModel):
+    """The process's standard output: one export's bytes, for piping; no manifest or _SUCCESS is written."""
+
+    type: Literal["stdout"] = Field(description="Selects standard output (rivet run -e NAME … | consumer).")
+
+
 DestinationConfig = Annotated[
-    LocalDestinationConfig | S3DestinationConfig | GcsDestinationConfig,
+    LocalDestinationConfig
+    | S3DestinationConfig
+    | GcsDestinationConfig
+    | AzureDestinationConfig
+    | StdoutDestinationConfig,
     Field(discriminator="type"),
 ]
 DESTINATIONS: dict[str, type[BaseModel]] = {
     "local": LocalDestinationConfig,
     "s3": S3DestinationConfig,
     "gcs": GcsDestinationConfig,
+    "azure": AzureDestinationConfig,
+    "stdout": StdoutDestinationConfig,
 }

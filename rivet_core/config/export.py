@@ -226,6 +226,11 @@ class ExportConfig(ConfigModel):
                     f"set at most one of chunk_size / chunk_count / chunk_by_days (found: {', '.join(chunking)})",
                 )
             )
+        if self.destination.type == "stdout":  # one stream: no parts, no chunks (rivet-cli 0.7.7 rejects both)
+            if self.max_file_size is not None:
+                problems.append((("max_file_size",), "not allowed with a stdout destination (one stream)"))
+            if self.mode == "chunked":
+                problems.append((("mode",), "chunked is not allowed with a stdout destination (one stream)"))
         if self.compression_level is not None:
             if self.compression in ("none", "snappy"):
                 problems.append((("compression_level",), f"compression {self.compression} has no levels"))
