@@ -11,8 +11,8 @@ from rivet_core.preflight.report import DestinationReport
 def destination_credentials(config: Config, export: ExportConfig) -> DestinationReport:
     """Where the export's destination takes its credentials from, or the error resolving them."""
     d = export.destination
-    if d.type == "local":
-        return DestinationReport("local", credentials="none needed")
+    if d.type in ("local", "stdout"):
+        return DestinationReport(d.type, credentials="none needed")
     try:
         export_destination(config, export, "check")
     except RivetError as exc:
@@ -28,6 +28,13 @@ def destination_credentials(config: Config, export: ExportConfig) -> Destination
             credentials = "anonymous (unsigned requests)"
         else:
             return _default_aws_chain(d.bucket)
+    elif d.type == "azure":
+        if d.account_key_env:
+            credentials = f"shared key of account {d.account_name} from ${d.account_key_env}"
+        elif d.sas_token_env:
+            credentials = f"SAS token for account {d.account_name} from ${d.sas_token_env}"
+        else:
+            credentials = "anonymous (no credentials)"
     elif d.credentials_file:
         credentials = f"credentials_file {d.credentials_file}"
     else:
