@@ -2,7 +2,8 @@
 blob service, and a recording HTTP server that stands in for a Slack incoming webhook.
 
 Each runs as a child process, torn down by its fixture; moto and the GCS emulator keep objects in memory, Azurite in
-a temp folder of its own, so a restarted server starts empty. To make a server stall or die mid-run and keep its state, put a `faults.proxy.FaultProxy` in front of it.
+a temp folder of its own, so a restarted server starts empty. To make a server stall or die mid-run and keep its
+state, put a `faults.proxy.FaultProxy` in front of it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
-import shutil
 import subprocess
 import sys
 import tempfile

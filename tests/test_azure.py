@@ -27,7 +27,8 @@ import pytest
 from conftest import PG_URL, RIVET, run_cli
 from e2e import export_config, insert_series, kill_run_when, run_json, state_show
 from faults.proxy import FaultProxy, Mode
-from servers import AZURE_KEY_ENV, AZURITE_ACCOUNT, OFFLINE_ENV, Azurite, azurite  # noqa: F401  (fixture)
+from servers import AZURE_KEY_ENV, AZURITE_ACCOUNT, OFFLINE_ENV, Azurite
+from servers import azurite as azurite  # the session's Azurite (fixture)
 from stores import add_items, items_fixture, rows_of  # noqa: F401  (fixture)
 
 from rivet_core.config import AzureDestinationConfig
@@ -35,7 +36,11 @@ from rivet_core.destinations import AzureDestination, StoreTimeouts
 from rivet_core.errors import ConfigError, DestinationError
 
 ENV = {**OFFLINE_ENV, **AZURE_KEY_ENV}
-SHORT_ENV = {"RIVET_STORE_CONNECT_TIMEOUT_S": "1", "RIVET_STORE_READ_TIMEOUT_S": "2", "RIVET_STORE_STEP_DEADLINE_S": "4"}
+SHORT_ENV = {
+    "RIVET_STORE_CONNECT_TIMEOUT_S": "1",
+    "RIVET_STORE_READ_TIMEOUT_S": "2",
+    "RIVET_STORE_STEP_DEADLINE_S": "4",
+}
 FAULT_BOUND_S = 15.0
 FAULT_ROWS = 200_000  # ~11 MB of Parquet: one 8 MiB block and the rest
 MID_BLOCK = 2 << 20  # client bytes after which an armed fault goes off: inside the first block
@@ -112,7 +117,7 @@ def test_a_streamed_blob_is_invisible_until_committed_and_reads_back_whole(store
     sink = dest.open_write("_tmp/u1/data.bin")
     for block in blocks:
         sink.write(block)
-    sink._wait()  # type: ignore[attr-defined]  # three blocks staged
+    sink._wait()  # three blocks staged
     assert dest.list("_tmp/") == [] and store.uncommitted() == ["root/_tmp/u1/data.bin"]
     sink.close()
     assert dest.list("_tmp/") == ["_tmp/u1/data.bin"] and store.uncommitted() == []
@@ -149,7 +154,7 @@ def test_list_treats_the_prefix_as_a_path_and_clear_discards_staged_blocks(store
     dest.block_bytes = 1 << 20
     sink = dest.open_write("u/chunk1/staged")
     sink.write(os.urandom(3 << 19))
-    sink._wait()  # type: ignore[attr-defined]  # a crash now leaves staged, uncommitted blocks
+    sink._wait()  # a crash now leaves staged, uncommitted blocks
     assert store.uncommitted() == ["u/chunk1/staged"]
     assert dest.clear("u/chunk1") == 2
     assert dest.list("u/") == ["u/chunk10/b", "u/chunk1x"] and store.uncommitted() == []
@@ -246,8 +251,8 @@ def test_doctor_probes_the_container(store: AzureStore, items: str, tmp_path: Pa
     (line,) = [line for line in proc.stdout.splitlines() if "destination dr" in line]
     assert "OK" in line and f"az://{store.bucket}/exports/dr is writable" in line, proc.stdout
     assert store.objects() == []  # the probe blob was deleted
-    config = export_config(tmp_path, {"name": "dr", "table": items,
-                                      "destination": AzureStore(store.server, "rivet-absent").destination()})  # fmt: skip
+    absent = AzureStore(store.server, "rivet-absent").destination()
+    config = export_config(tmp_path, {"name": "dr", "table": items, "destination": absent})
     proc = run_cli("doctor", "-c", str(config), env=ENV)
     (line,) = [line for line in proc.stdout.splitlines() if "destination dr" in line]
     assert "FAIL" in line and "azure container 'rivet-absent' does not exist" in line, proc.stdout

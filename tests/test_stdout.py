@@ -51,7 +51,11 @@ def test_csv_goes_to_stdout_alone_and_incremental_runs_continue_from_the_state(
     assert rows[0] == ["id", "name", "amount", "created_at", "flag"] and len(rows) == 1001
     assert rows[1][:3] == ["1", "item 1", "1.25"]
     assert b"rivet INFO out: success, 1000 rows" in proc.stderr
-    assert not list(tmp_path.rglob("_rivet")) and not list(tmp_path.rglob("manifest.json")) and not list(tmp_path.rglob("_SUCCESS"))
+    assert (
+        not list(tmp_path.rglob("_rivet"))
+        and not list(tmp_path.rglob("manifest.json"))
+        and not list(tmp_path.rglob("_SUCCESS"))
+    )
 
     files = json.loads(run_cli("state", "files", "-c", str(config), "-e", "out").stdout)
     (name,) = [f["uri"] for f in files]

@@ -50,9 +50,8 @@ def run(
     as_json: bool,
 ) -> None:
     """Run exports."""
-    from rivet_core.engine import RunOptions, run_export
-
     from rivet_core.destinations.stdout import conflicts
+    from rivet_core.engine import RunOptions, run_export
 
     with user_errors():
         cfg = load(config, params)

@@ -1,4 +1,5 @@
-"""Destinations: local folder, S3, GCS, Azure Blob, stdout behind one base class (base.py); placeholders resolved here."""
+"""Destinations: local folder, S3, GCS, Azure Blob and stdout behind one base class (base.py); placeholders resolved
+here."""
 
 from __future__ import annotations
 

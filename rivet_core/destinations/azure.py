@@ -26,7 +26,12 @@ from rivet_core.errors import ConfigError, DestinationError, RivetError
 
 BLOCK_BYTES = 8 << 20  # first staged block size; doubles every 5000 blocks (Azure allows 50,000 per blob)
 COPY_POLL_S = 0.5  # how often an asynchronous server-side copy's status is read
-_DENIED = {"AuthenticationFailed", "AuthorizationFailure", "AuthorizationPermissionMismatch", "InsufficientAccountPermissions"}  # fmt: skip
+_DENIED = {
+    "AuthenticationFailed",
+    "AuthorizationFailure",
+    "AuthorizationPermissionMismatch",
+    "InsufficientAccountPermissions",
+}
 _TAKEN = {"BlobAlreadyExists", "ConditionNotMet", "TargetConditionNotMet"}
 
 
@@ -255,4 +260,3 @@ class _BlockSink(StoreUpload):
     def _abort(self) -> None:
         if self._blocks:
             self._dest._discard_blocks(self.key)
-

@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import io
 import sys
+from collections.abc import Mapping
 from typing import BinaryIO
 
 from rivet_core.destinations.base import Destination, Sink
@@ -94,7 +95,7 @@ class StdoutDestination(Destination):
         return len(keys)
 
 
-def conflicts(destination_types: dict[str, str], *, as_json: bool, validate: bool) -> str | None:
+def conflicts(destination_types: Mapping[str, str], *, as_json: bool, validate: bool) -> str | None:
     """Why `rivet run` flags cannot go with the exports' stdout destinations (export → type), or None."""
     piped = [name for name, kind in destination_types.items() if kind == "stdout"]
     if not piped:

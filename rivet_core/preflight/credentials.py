@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from rivet_core.config import Config, ExportConfig
+from rivet_core.config import (
+    AzureDestinationConfig,
+    Config,
+    ExportConfig,
+    LocalDestinationConfig,
+    S3DestinationConfig,
+    StdoutDestinationConfig,
+)
 from rivet_core.errors import RivetError
 from rivet_core.preflight.common import export_destination, one_line
 from rivet_core.preflight.report import DestinationReport
@@ -11,7 +18,7 @@ from rivet_core.preflight.report import DestinationReport
 def destination_credentials(config: Config, export: ExportConfig) -> DestinationReport:
     """Where the export's destination takes its credentials from, or the error resolving them."""
     d = export.destination
-    if d.type in ("local", "stdout"):
+    if isinstance(d, LocalDestinationConfig | StdoutDestinationConfig):
         return DestinationReport(d.type, credentials="none needed")
     try:
         export_destination(config, export, "check")
@@ -19,7 +26,7 @@ def destination_credentials(config: Config, export: ExportConfig) -> Destination
         return DestinationReport(d.type, d.bucket, error=str(exc))
     except Exception as exc:
         return DestinationReport(d.type, d.bucket, error=one_line(exc))
-    if d.type == "s3":
+    if isinstance(d, S3DestinationConfig):
         if d.access_key_env:
             credentials = f"keys from ${d.access_key_env} / ${d.secret_key_env}"
         elif d.aws_profile:
@@ -28,7 +35,7 @@ def destination_credentials(config: Config, export: ExportConfig) -> Destination
             credentials = "anonymous (unsigned requests)"
         else:
             return _default_aws_chain(d.bucket)
-    elif d.type == "azure":
+    elif isinstance(d, AzureDestinationConfig):
         if d.account_key_env:
             credentials = f"shared key of account {d.account_name} from ${d.account_key_env}"
         elif d.sas_token_env:

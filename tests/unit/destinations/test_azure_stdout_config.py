@@ -19,7 +19,7 @@ def config_with(destination: dict[str, Any], **export: Any) -> Any:
         "source": {"type": "postgres", "url": "postgresql://u@h/db"},
         "exports": [{"name": "e", "table": "t", "format": "csv", "destination": destination, **export}],
     }
-    return parse_config(data, base_dir=Path("."), env={})
+    return parse_config(data, base_dir=Path(), env={})
 
 
 def test_azure_keys_load_as_in_rivet_cli_0_7_7() -> None:
@@ -64,7 +64,7 @@ def test_account_url_defaults_and_path_style_emulators() -> None:
     assert url(account_name="acct", endpoint="http://127.0.0.1:10000") == "http://127.0.0.1:10000/acct"
     assert url(account_name="acct", endpoint="http://127.0.0.1:10000/acct/") == "http://127.0.0.1:10000/acct"
     assert url(account_name="acct", endpoint="https://acct.blob.example.net") == "https://acct.blob.example.net"
-    with pytest.raises(ConfigError, match="destination.endpoint: required with allow_anonymous"):
+    with pytest.raises(ConfigError, match=r"destination\.endpoint: required with allow_anonymous"):
         account_url(AzureDestinationConfig(type="azure", bucket="c", allow_anonymous=True))
 
 
