@@ -192,17 +192,16 @@ def test_table_must_be_an_identifier(tmp_path: Path) -> None:
     assert "exports[0].table: use `table` or `schema.table`" in message
 
 
-@pytest.mark.parametrize("kind", ["azure", "stdout"])
+@pytest.mark.parametrize("kind", ["ftp", "hdfs"])
 def test_unsupported_destination(tmp_path: Path, kind: str) -> None:
     message = error_of(tmp_path, minimal(destination={"type": kind, "path": "x"}))
-    assert (
-        f"  exports[0].destination: destination type '{kind}' is not supported (supported: local, s3, gcs)" in message
-    )
+    supported = "local, s3, gcs, azure, stdout"
+    assert f"  exports[0].destination: destination type '{kind}' is not supported (supported: {supported})" in message
 
 
 def test_destination_without_type(tmp_path: Path) -> None:
     message = error_of(tmp_path, minimal(destination={"path": "x"}))
-    assert "  exports[0].destination.type: required (one of: local, s3, gcs)" in message
+    assert "  exports[0].destination.type: required (one of: local, s3, gcs, azure, stdout)" in message
 
 
 def test_s3_keys_come_in_pairs(tmp_path: Path) -> None:
