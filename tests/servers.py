@@ -1,8 +1,9 @@
-"""Servers the suite starts by itself on free loopback ports: moto's S3 server, a GCS JSON-API emulator, and a
-recording HTTP server that stands in for a Slack incoming webhook.
+"""Servers the suite starts by itself on free loopback ports: moto's S3 server, a GCS JSON-API emulator, Azurite's
+blob service, and a recording HTTP server that stands in for a Slack incoming webhook.
 
-Each runs as a child process, torn down by its fixture; both keep objects in memory, so a restarted server starts
-empty. To make a server stall or die mid-run and keep its state, put a `faults.proxy.FaultProxy` in front of it.
+Each runs as a child process, torn down by its fixture; moto and the GCS emulator keep objects in memory, Azurite in
+a temp folder of its own, so a restarted server starts empty. To make a server stall or die mid-run and keep its
+state, put a `faults.proxy.FaultProxy` in front of it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -33,6 +36,10 @@ OFFLINE_ENV = {
 }
 # Not made of words: rivet masks every 4-character piece of a secret in every message (rivet_core/redact.py).
 S3_KEY_ENV = {"RIVET_TEST_S3_KEY": "testing-key-id", "RIVET_TEST_S3_SECRET": "Sk9vQ2xW7rJ4mZ8pT3nB"}
+# Azurite's well-known development account and its published key (not a secret).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+AZURE_KEY_ENV = {"RIVET_TEST_AZURE_KEY": AZURITE_KEY}
 
 
 def free_port() -> int:
@@ -147,6 +154,46 @@ class GcsEmulator(ServerProcess):
         return name
 
 
+class Azurite(ServerProcess):
+    """Azurite's blob service (`azurite-blob`, npm package `azurite`), its data in a temp folder."""
+
+    def __init__(self, port: int | None = None) -> None:
+        port = port or free_port()
+        self.location = tempfile.mkdtemp(prefix="rivet-azurite-")
+        binary = shutil.which("azurite-blob")
+        if binary is None:
+            pytest.skip("azurite-blob is not installed (npm install -g azurite; .ci/run installs it)")
+        argv = [binary, "--blobHost", HOST, "--blobPort", str(port), "--location", self.location, "--silent",
+                "--skipApiVersionCheck", "--loose"]  # fmt: skip
+        super().__init__("Azurite blob service", argv, port)
+
+    @property
+    def account_url(self) -> str:
+        return f"{self.endpoint}/{AZURITE_ACCOUNT}"
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={self.account_url};"
+        )
+
+    def client(self) -> Any:
+        from azure.storage.blob import BlobServiceClient
+
+        return BlobServiceClient.from_connection_string(self.connection_string)
+
+    def new_bucket(self) -> str:
+        """A new container (rivet's config calls it `bucket`, as rivet-cli 0.7.7 does)."""
+        name = f"rivet-{uuid.uuid4().hex[:12]}"
+        self.client().create_container(name)
+        return name
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.location, ignore_errors=True)
+
+
 def _serve(server: ServerProcess) -> Iterator[ServerProcess]:
     server.start()
     try:
@@ -165,6 +212,12 @@ def moto_s3() -> Iterator[MotoS3]:
 def gcs_emulator() -> Iterator[GcsEmulator]:
     """One GCS emulator for the session; tests make their own buckets (`new_bucket`)."""
     yield from _serve(GcsEmulator())  # type: ignore[misc]
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """One Azurite blob service for the session; tests make their own containers (`new_bucket`)."""
+    yield from _serve(Azurite())  # type: ignore[misc]
 
 
 class Recorder(ThreadingHTTPServer):

@@ -61,6 +61,7 @@ def run(
     as_json: bool,
 ) -> None:
     """Run exports; one export's failure (config, preflight, source, destination) fails that export only."""
+    from rivet_core.destinations.stdout import conflicts
     from rivet_core.engine import RunOptions
 
     with user_errors():
@@ -68,6 +69,9 @@ def run(
             raise ConfigError("--parallel-exports and --parallel-export-processes: use at most one")
         cfg = load(config, params)
         names = selected_exports(cfg, exports)
+        kinds = {name: cfg.export(name).destination.type for name in names}
+        if clash := conflicts(kinds, as_json=as_json, validate=validate):
+            raise ConfigError(clash)
         if force and not resume:
             log.warning("--force only matters with --resume; ignored")
         if parallel_exports or parallel_export_processes:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from rivet_core.config.base import ConfigModel, Problem, StrictBool, pending, rule_error
+from rivet_core.config.base import ConfigModel, Problem, StrictBool, rule_error
 from rivet_core.config.source import require_env
 
 _PLACEHOLDERS = "placeholders {export} {table} {date} {run_id} allowed"
@@ -98,7 +98,7 @@ class AzureCredential:
 class AzureDestinationConfig(ConfigModel):
     """An existing Azure Blob Storage container; signed with an account key or a SAS token from env vars."""
 
-    type: Literal["azure"] = Field(description=pending("Selects an Azure Blob Storage container."))
+    type: Literal["azure"] = Field(description="Selects an Azure Blob Storage container.")
     bucket: str = Field(min_length=1, description="Existing container name (rivet never creates containers).")
     prefix: str = Field(default="", description=f"Blob name prefix inside the container; {_PLACEHOLDERS}.")
     endpoint: str | None = Field(
@@ -157,7 +157,7 @@ class AzureDestinationConfig(ConfigModel):
 class StdoutDestinationConfig(ConfigModel):
     """Standard output, for piping: one file's bytes, no manifest (not with chunked or max_file_size)."""
 
-    type: Literal["stdout"] = Field(description=pending("Selects standard output."))
+    type: Literal["stdout"] = Field(description="Selects standard output (rivet run -e NAME … | consumer).")
 
 
 DestinationConfig = Annotated[

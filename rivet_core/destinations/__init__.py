@@ -1,4 +1,5 @@
-"""Destinations: local folder, S3, GCS behind one base class (base.py); placeholders resolved here."""
+"""Destinations: local folder, S3, GCS, Azure Blob and stdout behind one base class (base.py); placeholders resolved
+here."""
 
 from __future__ import annotations
 
@@ -8,16 +9,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rivet_core.config import DestinationConfig, GcsDestinationConfig, LocalDestinationConfig, S3DestinationConfig
+from rivet_core.config import (
+    AzureDestinationConfig,
+    DestinationConfig,
+    GcsDestinationConfig,
+    LocalDestinationConfig,
+    S3DestinationConfig,
+    StdoutDestinationConfig,
+)
+from rivet_core.destinations.azure import AzureDestination
 from rivet_core.destinations.base import Destination, Sink
 from rivet_core.destinations.gcs import GcsDestination
 from rivet_core.destinations.local import LocalDestination
 from rivet_core.destinations.object_store import ObjectStore
 from rivet_core.destinations.s3 import S3Destination
+from rivet_core.destinations.stdout import StdoutDestination
 from rivet_core.destinations.timeouts import StoreTimeouts
-from rivet_core.errors import ConfigError
 
 __all__ = [
+    "AzureDestination",
     "Destination",
     "GcsDestination",
     "LocalDestination",
@@ -25,6 +35,7 @@ __all__ = [
     "Placement",
     "S3Destination",
     "Sink",
+    "StdoutDestination",
     "StoreTimeouts",
     "expand",
     "open_destination",
@@ -68,11 +79,15 @@ def open_destination(
 ) -> Placement:
     """The destination of an export, rooted at the stable part of its path/prefix.
 
-    `client`: an S3/GCS client made by the caller (e.g. a Dagster resource's), used instead of the config's own.
+    `client`: an S3/GCS/Azure client made by the caller (e.g. a Dagster resource's), used instead of the config's own.
     """
-    if not isinstance(config, LocalDestinationConfig | S3DestinationConfig | GcsDestinationConfig):
-        raise ConfigError(f"exports[{export}].destination.type: {config.type!r} is accepted but not written yet")
-    template = config.path if isinstance(config, LocalDestinationConfig) else config.prefix.strip("/")
+    match config:
+        case LocalDestinationConfig():
+            template = config.path
+        case StdoutDestinationConfig():
+            template = ""
+        case _:
+            template = config.prefix.strip("/")
     stable, varying = split_stable(template)
     stable = expand(stable, export, table, run_id, now)
     data_prefix = expand(varying, export, table, run_id, now)
@@ -85,4 +100,8 @@ def open_destination(
             destination = S3Destination(config, stable, client=client)
         case GcsDestinationConfig():
             destination = GcsDestination(config, stable, base_dir, client)
+        case AzureDestinationConfig():
+            destination = AzureDestination(config, stable, client=client)
+        case StdoutDestinationConfig():
+            destination = StdoutDestination()
     return Placement(destination, data_prefix)

@@ -23,7 +23,8 @@ class Sink(Protocol):
 class Destination(ABC):
     """Where files go. Keys are relative to the root; `promote` is the only way a data file becomes visible."""
 
-    kind: ClassVar[str]  # the config's `type`: local, s3, gcs
+    kind: ClassVar[str]  # the config's `type`: local, s3, gcs, azure, stdout
+    keeps_records: ClassVar[bool] = True  # False: manifests do not outlive the process (stdout); state is the record
 
     @abstractmethod
     def uri(self, key: str = "") -> str:

@@ -13,7 +13,7 @@ from rivet_core.commit import Manifest, since_reset
 from rivet_core.config import ExportConfig
 from rivet_core.destinations.base import Destination
 from rivet_core.errors import StateError
-from rivet_core.slices import Slice, cursor_slice, encode_value
+from rivet_core.slices import Slice, cursor_slice, decode_value, encode_value
 from rivet_core.state import StateStore
 
 log = logging.getLogger("rivet")
@@ -53,6 +53,8 @@ def stored_cursor(export: ExportConfig, dest: Destination, state: StateStore) ->
                 f"{label!r}; run `rivet state reset -c <config> -e {name}` to start over with the new column"
             )
     if latest is None or latest.cursor is None:
+        if not dest.keeps_records:  # stdout: the state is the only record
+            return decode_value(cached[1]) if cached and cached[1] is not None else None
         if cached and cached[1] is not None:
             log.info("%s: state has a cursor but the destination has no committed data; exporting from start", name)
         return None

@@ -14,7 +14,7 @@ HERE = Path(__file__).resolve().parent
 # Fixtures that reach a database or start a server process (tests/conftest.py, servers.py, engines.py,
 # pgbouncer.py). A test that needs one belongs in the real-server tier (tests/*.py).
 SERVER_FIXTURES = frozenset(
-    {"pg", "pg_url", "mysql", "mysql_url", "engine", "moto_s3", "gcs_emulator", "slack", "pgbouncer"}
+    {"pg", "pg_url", "mysql", "mysql_url", "engine", "moto_s3", "gcs_emulator", "azurite", "slack", "pgbouncer"}
 )
 UNIT_TIMEOUT_S = 60
 
