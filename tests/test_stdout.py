@@ -98,4 +98,4 @@ def test_flags_and_keys_that_cannot_go_with_stdout_exit_2(items: str, tmp_path: 
                             {"name": "out", "table": items, "destination": STDOUT, key: value},
                             name=f"{key}.yaml")  # fmt: skip
         proc = run_cli("run", "-c", str(bad))
-        assert proc.returncode == 2 and key in proc.stderr and "stdout destination" in proc.stderr, proc.stderr
+        assert proc.returncode == 2 and key in proc.stderr and "destination type stdout" in proc.stderr, proc.stderr
