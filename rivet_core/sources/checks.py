@@ -9,7 +9,7 @@ and Arrow timestamps/dates/times hold values Parquet readers and the CSV writer 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -102,8 +102,15 @@ def _bounds(target: pa.DataType) -> tuple[int, int] | None:
     return None
 
 
-def checked(index: int, plan: ColumnPlan, array: pa.Array, convert: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    """`convert(array)` then the range check; a failure is a BadValue pointing at the first offending value."""
+def checked(
+    index: int,
+    plan: ColumnPlan,
+    array: pa.Array,
+    convert: Callable[[pa.Array], pa.Array],
+    fixes: Sequence[str] = ("string",),
+) -> pa.Array:
+    """`convert(array)` then the range check; a failure is a BadValue pointing at the first offending value
+    (`fixes`: the overrides to suggest; decimals compute theirs)."""
 
     def run(part: pa.Array) -> pa.Array:
         out = convert(part)
@@ -116,10 +123,10 @@ def checked(index: int, plan: ColumnPlan, array: pa.Array, convert: Callable[[pa
         row = first_failing(array, run)
         reason = str(exc).splitlines()[0]
         if pa.types.is_temporal(array.type):  # out of Python's range too: the row's key shows which it is
-            raise BadValue(index, row, f"a value with {reason}", ["string"]) from None
-        value = array[row].as_py()
-        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-        fixes = decimal_fixes(text, plan.arrow_type) if pa.types.is_decimal(plan.arrow_type) else ["string"]
+            raise BadValue(index, row, f"a value with {reason}", fixes) from None
+        text = _text(array[row].as_py())
+        if pa.types.is_decimal(plan.arrow_type):
+            fixes = decimal_fixes(text, plan.arrow_type)
         shown = text if len(text) <= _VALUE_CHARS else f"{text[:_VALUE_CHARS]}… ({len(text)} characters)"
         raise BadValue(index, row, f"value {shown!r} ({reason})", fixes) from None
 
@@ -127,16 +134,20 @@ def checked(index: int, plan: ColumnPlan, array: pa.Array, convert: Callable[[pa
 def bad_value_error(engine: str, plans: list[ColumnPlan], bad: BadValue, where: str) -> SourceError:
     """One line naming the column, its source type, the row, the value and the `columns:` override(s) that fix it."""
     plan = plans[bad.column]
-    fixes = " or ".join(f"`columns: {{{plan.name}: {fix}}}`" for fix in bad.fixes)
+    fixes = " or ".join(f"`{plan.name}: {fix}`" for fix in bad.fixes)
+    exact = " for its exact text" if bad.fixes[-1] == "string" else ""
     return SourceError(
-        f"{engine}: column {plan.name!r} ({plan.source_type}) at {where}: {bad.reason} cannot be written as "
-        f"{plan.arrow_type}; set {fixes}" + (" (its exact text)" if bad.fixes[-1] == "string" else "")
+        f"{engine}: column {plan.name!r} ({plan.source_type}) cannot be written as {plan.arrow_type}: "
+        f"{bad.reason} at {where}; set its type under `columns:` (e.g. {fixes}{exact})"
     )
 
 
-def row_location(batch: pa.RecordBatch, row: int, offset: int, keys: Sequence[str]) -> str:
-    """`id=2` when the key columns are in the batch, else the row's position in the stream (1-based)."""
-    present = [k for k in keys if k in batch.schema.names]
-    if present and len(present) == len(keys):
-        return ", ".join(f"{k}={batch.column(k)[row].as_py()!r}" for k in present)
-    return f"row {offset + row + 1} of the export's stream"
+def row_location(columns: Mapping[str, pa.Array], row: int, offset: int, keys: Sequence[str]) -> str:
+    """`id=2` when the key columns are at hand, else the row's position in the slice's stream (1-based)."""
+    if keys and all(k in columns for k in keys):
+        return ", ".join(f"{k}={_text(columns[k][row].as_py())}" for k in keys)
+    return f"row {offset + row + 1} of the stream"
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

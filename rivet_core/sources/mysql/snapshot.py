@@ -124,7 +124,7 @@ class MySQLSnapshot(Snapshot):
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
         statement, params = sql.select(query, slc, exprs, quote_ident, _placeholder)
         statement = _without_statement_timeout(statement, self.conn)
-        decode = BatchDecoder(plans, self.zero_dates)
+        decode = BatchDecoder(plans, self.zero_dates, lambda: self.key_columns(query, slc))
         throttle = self.source.tuning.throttle_ms / 1000
         finished = False
         with self._lock:

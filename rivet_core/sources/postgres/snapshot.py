@@ -25,12 +25,12 @@ import pyarrow as pa
 from psycopg import sql as pgsql
 
 from rivet_core.config import Tuning
+from rivet_core.errors import SourceError
 from rivet_core.slices import Slice
 from rivet_core.sources import sql
 from rivet_core.sources.base import Query, Snapshot
-from rivet_core.sources.postgres.connection import quote_ident
-from rivet_core.errors import SourceError
 from rivet_core.sources.checks import BadValue, bad_value_error, row_location
+from rivet_core.sources.postgres.connection import quote_ident
 from rivet_core.sources.postgres.types import ARRAY_SHAPE, PgDescribed, finish_batch, pg_plan
 from rivet_core.sources.types import ColumnPlan, target_schema
 
@@ -127,7 +127,7 @@ class PgSnapshot(Snapshot):
         base = sql.base_sql(query, quote_ident)
         try:
             with self.control.cursor(binary=True) as cur:  # extended protocol: one statement, never several
-                cur.execute(f"SELECT * FROM ({base}) AS {sql.ALIAS} LIMIT 0")  # type: ignore[arg-type]
+                cur.execute(f"SELECT * FROM ({base}) AS {sql.ALIAS} LIMIT 0")
                 desc = cur.description or []
                 oids = sorted({d.type_code for d in desc})
                 cur.execute(
@@ -138,7 +138,7 @@ class PgSnapshot(Snapshot):
                 types = {int(r[0]): r[1:] for r in cur.fetchall()}
         except psycopg.Error as exc:
             raise self.error(exc) from None
-        plans = []
+        plans: list[ColumnPlan] = []
         for d in desc:
             typname, typtype, elem = types[d.type_code]
             self._types[d.name] = typname
@@ -204,7 +204,8 @@ class PgSnapshot(Snapshot):
                     try:
                         yield finish_batch(piece, plans, schema)
                     except BadValue as bad:
-                        where = row_location(piece, bad.index, seen, self.key_columns(query, slc))
+                        columns = dict(zip(piece.schema.names, piece.columns, strict=True))
+                        where = row_location(columns, bad.index, seen, self.key_columns(query, slc))
                         raise bad_value_error("postgres", plans, bad, where) from None
                     seen += piece.num_rows
                     if throttle:
@@ -231,8 +232,8 @@ class PgSnapshot(Snapshot):
 def _array_shape_error(plan: ColumnPlan, dims: str) -> SourceError:
     """A multi-dimensional or non-1-based array, which a list would flatten or re-base: one clear line."""
     return SourceError(
-        f"postgres: column {plan.name!r} ({plan.source_type.removeprefix('_')}[]) holds an array with bounds {dims} (several"
-        " dimensions or a lower bound other than 1), which a list would flatten or re-base; set"
+        f"postgres: column {plan.name!r} ({plan.source_type.removeprefix('_')}[]) holds an array with bounds {dims}"
+        " (several dimensions or a lower bound other than 1), which a list would flatten or re-base; set"
         f" `columns: {{{plan.name}: string}}` to write its exact text form"
     )
 
