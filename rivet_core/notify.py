@@ -1,4 +1,4 @@
-"""Slack notifications (design §7): sent after state is written; a failed send is logged, never fatal."""
+"""Slack notifications (docs/architecture.md): sent after state is written; a failed send is logged, never fatal."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ from typing import Any
 from rivet_core.config import Config
 from rivet_core.errors import ConfigError
 from rivet_core.redact import redact
+from rivet_core.results import ExportResult
 
 log = logging.getLogger("rivet")
 
 
-def events_of(result: Any) -> list[str]:
+def events_of(result: ExportResult) -> list[str]:
     """The notification events one export result raises: failure, degraded, schema_change, success."""
     events = {"failed": ["failure"], "degraded": ["degraded"], "success": ["success"]}.get(result.status, [])
     return [*events, "schema_change"] if result.schema_change else events
 
 
-def message(result: Any, event: str) -> str:
+def message(result: ExportResult, event: str) -> str:
     """One readable Slack line (no URL with credentials, no query values: the result is already redacted)."""
     head = {"failure": "failed", "degraded": "degraded", "schema_change": "schema changed", "success": "succeeded"}
     text = f"rivet: export *{result.export}* {head[event]} (run {result.run_id}): {result.rows} rows"
@@ -34,7 +35,7 @@ def message(result: Any, event: str) -> str:
     return text
 
 
-def notify(config: Config, result: Any, env: Any = None) -> int:
+def notify(config: Config, result: ExportResult, env: Any = None) -> int:
     """Post the result's events that `notifications.slack.on` asks for; returns how many were sent."""
     slack = config.notifications.slack if config.notifications else None
     if slack is None:

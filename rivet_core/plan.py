@@ -1,4 +1,4 @@
-"""`rivet plan` / `rivet apply` (design §8): a sealed artifact fixing what a run reads, later applied verbatim.
+"""`rivet plan` / `rivet apply`: a sealed artifact fixing what a run reads, later applied verbatim.
 
 The plan holds the resolved export and source config (plaintext passwords and URL userinfo stripped; `*_env` /
 `*_file` references kept, so apply resolves secrets itself), the slices (chunk ranges, windows, the cursor
@@ -21,39 +21,20 @@ from typing import Any
 
 from rivet_core import __version__
 from rivet_core.config import Config, ExportConfig, SourceConfig, parse_config
-from rivet_core.engine import ExportJob, ExportResult, RunOptions
+from rivet_core.engine import ExportResult, RunOptions, execute
 from rivet_core.errors import ConfigError, RivetError
+from rivet_core.pipeline.run import Run
+from rivet_core.planning import Planner, cursor_label, cursor_plan, stored_cursor
 from rivet_core.preflight import check_export
 from rivet_core.redact import redact_url
-from rivet_core.slices import Slice, cursor_slice, decode_value, encode_value
+from rivet_core.slices import Slice, encode_value
 
 log = logging.getLogger("rivet")
 
 KIND = "rivet-plan"
-FORMAT = 1
+FORMAT = 2  # 2: slices in their one JSON form (`Slice.to_json`)
 WARN_AGE = dt.timedelta(hours=1)
 MAX_AGE = dt.timedelta(hours=24)
-
-
-def encode_slice(slc: Slice) -> dict[str, Any]:
-    """A slice as JSON with typed bounds (`encode_value`), so apply gets back exactly the planned values."""
-    return {
-        "key": slc.key,
-        "column": slc.column,
-        "fallback": slc.fallback,
-        "after": encode_value(slc.after),
-        "lo": encode_value(slc.lo),
-        "hi": encode_value(slc.hi),
-        "hi_inclusive": slc.hi_inclusive,
-        "ordered": slc.ordered,
-    }
-
-
-def decode_slice(doc: dict[str, Any]) -> Slice:
-    """Inverse of `encode_slice`."""
-    bounds = {k: decode_value(doc[k]) for k in ("after", "lo", "hi")}
-    return Slice(doc["key"], doc["column"], doc["fallback"], hi_inclusive=doc["hi_inclusive"], ordered=doc["ordered"],
-                 **bounds)  # fmt: skip
 
 
 def seal(plan: dict[str, Any]) -> str:
@@ -108,22 +89,23 @@ def plan_export(config: Config, export: ExportConfig) -> dict[str, Any]:
     report = check_export(config, export)
     if report.errors:
         raise RivetError(f"{export.name}: cannot plan: {report.errors[0]}")
-    job = ExportJob(config, export, RunOptions())
-    with job.source.snapshot() as snap:
-        snap.plan(job.query, job.overrides, f"exports[{export.name}]")  # an unmappable column fails the plan
-        slices = job.plan_slices(snap)
+    run = Run(config, export, RunOptions())
+    with run.source.snapshot() as snap:
+        snap.plan(run.query, run.overrides, f"exports[{export.name}]")  # an unmappable column fails the plan
+        after = stored_cursor(export, run.dest, run.state) if export.mode == "incremental" else None
+        slices = Planner(config, export, run.source, run.query, now=run.now).plan(snap, after)
     cursor = None
     if export.mode == "incremental":
-        cursor = {"column": job.cursor_label(), "value": encode_value(slices[0].after)}
+        cursor = {"column": cursor_label(export), "value": encode_value(slices[0].after)}
     warnings = report.warnings + [f"column {c.name}: {c.flag}" for c in report.flagged]
     return {
         "name": export.name,
         "mode": export.mode,
         "export": export_doc(config, export),
-        "tuning": asdict(job.tuning),
-        "destination": job.result.destination,
+        "tuning": asdict(run.tuning),
+        "destination": run.result.destination,
         "cursor": cursor,
-        "slices": [encode_slice(s) for s in slices],
+        "slices": [s.to_json() for s in slices],
         "row_estimate": report.row_estimate,
         "verdict": report.verdict,
         "reasons": report.reasons,
@@ -146,9 +128,9 @@ def render(plan: dict[str, Any]) -> str:
             value = e["cursor"]["value"]
             lines.append(f"  cursor {e['cursor']['column']} > {value['value'] if value else '(start)'}")
         for s in e["slices"]:
-            if s["lo"] is not None or s["hi"] is not None:
+            if "lo" in s or "hi" in s:
                 op = "<=" if s["hi_inclusive"] else "<"
-                lines.append(f"  {s['key']}: {s['lo']['value']} <= {s['column']} {op} {s['hi']['value']}")
+                lines.append(f"  {s['key']}: {s.get('lo')} <= {s['column']} {op} {s.get('hi')}")
         lines += [f"  warning: {w}" for w in e["warnings"]]
     if plan["stripped"]:
         lines.append(f"note: stripped {', '.join(plan['stripped'])}: apply needs url_env / url_file / password_env")
@@ -221,19 +203,19 @@ def apply_plan(path: Path, force: bool, options: RunOptions) -> list[ExportResul
     if plan["rivet_version"] != __version__:
         warnings.append(f"plan written by rivet {plan['rivet_version']}, applied by {__version__}")
     config = plan_config(plan, path)
-    jobs = []
+    runs = []
     for entry in plan["exports"]:
-        slices = [decode_slice(s) for s in entry["slices"]]
-        job = ExportJob(config, config.export(entry["name"]), replace(options, planned=slices))
-        job.result.warnings += warnings + cursor_moved(job, entry, force)
-        jobs.append(job)
+        slices = [Slice.from_json(s) for s in entry["slices"]]
+        run = Run(config, config.export(entry["name"]), replace(options, planned=slices))
+        run.result.warnings += warnings + cursor_moved(run, entry, force)
+        runs.append(run)
     for w in warnings:
         log.warning("%s", w)
-    log.info("applying plan %s (%d export(s)) from %s", plan["plan_id"], len(jobs), path)
-    return [job.run() for job in jobs]
+    log.info("applying plan %s (%d export(s)) from %s", plan["plan_id"], len(runs), path)
+    return [execute(run) for run in runs]
 
 
-def cursor_moved(job: ExportJob, entry: dict[str, Any], force: bool) -> list[str]:
+def cursor_moved(run: Run, entry: dict[str, Any], force: bool) -> list[str]:
     """Incremental: refuse when the stored cursor moved since the plan; --force continues from the stored one.
 
     Continuing from the stored cursor (not the plan's) is what keeps --force exactly-once: the rows between the
@@ -241,7 +223,7 @@ def cursor_moved(job: ExportJob, entry: dict[str, Any], force: bool) -> list[str
     """
     if entry["cursor"] is None:
         return []
-    current = job.stored_cursor()
+    current = stored_cursor(run.export, run.dest, run.state)
     planned = entry["cursor"]["value"]
     if encode_value(current) == planned:
         return []
@@ -251,9 +233,7 @@ def cursor_moved(job: ExportJob, entry: dict[str, Any], force: bool) -> list[str
             f"{entry['name']}: the stored cursor moved since the plan ({entry['cursor']['column']} {was} -> {now}); "
             "re-plan, or pass --force to export from the stored cursor"
         )
-    slc = job.options.planned[0] if job.options.planned else None
-    assert slc is not None
-    job.options.planned = [cursor_slice(slc.column or "", current, slc.fallback)]
+    run.options.planned = [cursor_plan(run.export, current)]
     message = f"--force: the stored cursor moved since the plan ({was} -> {now}); exported the rows after {now}"
     log.warning("%s: %s", entry["name"], message)
     return [message]

@@ -16,18 +16,15 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from rivet_core import commit
+from rivet_core.commit import Manifest
 from rivet_core.destinations.base import Destination
 
 
-def current_units(dest: Destination, name: str, incremental: bool) -> list[dict[str, Any]]:
+def current_units(dest: Destination, name: str, incremental: bool) -> list[Manifest]:
     """Manifests of the units an export (or asset) holds now, oldest first; their `parts` list the data files."""
-    watermark = commit.latest_reset(dest, name)
-    units = sorted(
-        (m for m in commit.current_manifests(dest, name) if watermark is None or m["unit_id"] > watermark),
-        key=lambda m: m["unit_id"],
-    )
+    units = sorted(commit.since_reset(dest, name, commit.current_manifests(dest, name)), key=lambda m: m.unit_id)
     if not incremental:
-        units = sorted({m["slice"]["key"]: m for m in units}.values(), key=lambda m: m["unit_id"])
+        units = sorted({m.slice.key: m for m in units}.values(), key=lambda m: m.unit_id)
     return units
 
 
@@ -64,9 +61,9 @@ class _DestinationFiles(pafs.FileSystemHandler):
     delete_file = move = copy_file = open_output_stream = open_append_stream = _read_only
 
 
-def scan(dest: Destination, units: list[dict[str, Any]], fmt: str) -> pl.LazyFrame:
+def scan(dest: Destination, units: list[Manifest], fmt: str) -> pl.LazyFrame:
     """A LazyFrame over the data files of committed units in one format (an empty frame when there are none)."""
-    keys = [p["key"] for m in units for p in m["parts"]]
+    keys = [p.key for m in units for p in m.parts]
     if not keys:
         return pl.LazyFrame()
     if dest.kind == "local":

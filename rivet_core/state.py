@@ -1,7 +1,7 @@
 """State store: cached cursors (with their column), file ledger, schema snapshots and run metrics.
 
 SQLite `.rivet_state.db` next to the config, or Postgres when `RIVET_STATE_URL` is a postgres URL. The
-destination's manifests stay the truth (design §10): this store is a cache and a history, never ahead of data.
+destination's manifests stay the truth (docs/state.md): this store is a cache and a history, never ahead of data.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from rivet_core.writers import WrittenPart
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS rivet_cursors (
@@ -95,12 +97,15 @@ class StateStore:
             for table in ("rivet_cursors", "rivet_schemas"):
                 cur.execute(self._sql(f"DELETE FROM {table} WHERE export = ?"), (export,))
 
-    def record_files(self, run_id: str, export: str, unit_id: str, files: list[dict[str, Any]], now: str) -> None:
+    def record_files(
+        self, run_id: str, export: str, unit_id: str, uris: list[str], parts: list[WrittenPart], now: str
+    ) -> None:
+        """The file ledger of a committed unit: each part's URI, rows, bytes and fingerprint."""
         with self._tx() as cur:
-            for f in files:
+            for uri, p in zip(uris, parts, strict=True):
                 cur.execute(
                     self._sql("INSERT INTO rivet_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-                    (run_id, export, unit_id, f["uri"], f["rows"], f["bytes"], f["fingerprint"], now),
+                    (run_id, export, unit_id, uri, p.rows, p.bytes, p.fingerprint, now),
                 )
 
     def files(self, export: str) -> list[dict[str, Any]]:

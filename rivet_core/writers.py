@@ -6,18 +6,21 @@ S3 multipart upload), through `HashingSink`, which counts and fingerprints every
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol, TypeVar
+from typing import IO, Protocol, TypeVar, cast
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rivet_core.config import ExportConfig
+from rivet_core.destinations.base import Sink
 from rivet_core.errors import RivetError
 
 # Parquet codec names per config `compression` value, and levels per `compression_profile`.
@@ -33,7 +36,7 @@ DEFAULT_ROW_GROUP_MB = 32
 class HashingSink:
     """A write-only file object that forwards to `inner` while counting bytes and computing sha256."""
 
-    def __init__(self, inner: BinaryIO) -> None:
+    def __init__(self, inner: Sink) -> None:
         self.inner = inner
         self.bytes = 0
         self._hash = hashlib.sha256()
@@ -93,6 +96,27 @@ class FormatOptions:
         return {"gzip": "csv.gz", "zstd": "csv.zst"}.get(self.compression, "csv")
 
 
+def format_options(export: ExportConfig) -> FormatOptions:
+    """Writer options from an export's config (CSV is compressed only when `compression` is set explicitly)."""
+    compression = export.compression if export.compression_profile != "none" else "none"
+    if export.format == "csv" and "compression" not in export.model_fields_set:
+        compression = "none"
+    level = export.compression_level
+    if level is None and compression in ("zstd", "gzip", "lz4"):
+        level = PROFILE_LEVELS.get(export.compression_profile or "")
+    parquet = export.parquet
+    fixed_rows = parquet is not None and parquet.row_group_strategy == "fixed_rows"
+    rows = ((parquet.row_group_rows if parquet else None) or DEFAULT_ROW_GROUP_ROWS) if fixed_rows else None
+    mb = (parquet.target_row_group_mb if parquet else None) or DEFAULT_ROW_GROUP_MB
+    if parquet and parquet.max_row_group_mb:
+        mb = min(mb, parquet.max_row_group_mb)
+    group_bytes = mb << 20
+    limit = export.max_file_size_bytes
+    if limit:
+        group_bytes = min(group_bytes, max(1 << 20, limit // 2))
+    return FormatOptions(export.format, compression, level, rows, group_bytes, limit)
+
+
 class PartWriter(Protocol):
     def write(self, batch: pa.RecordBatch) -> None: ...
     def close(self) -> None: ...
@@ -140,15 +164,12 @@ class CsvPart:
 
     def __init__(self, sink: HashingSink, schema: pa.Schema, options: FormatOptions) -> None:
         self.sink = sink
-        self._out: BinaryIO = sink  # type: ignore[assignment]
+        self._out: IO[bytes] = cast(IO[bytes], sink)
         if options.compression == "gzip":
-            import gzip
-
-            self._out = gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=options.compression_level or 6)  # type: ignore[arg-type]
+            level = options.compression_level or 6
+            self._out = cast(IO[bytes], gzip.GzipFile(fileobj=cast(IO[bytes], sink), mode="wb", compresslevel=level))
         elif options.compression == "zstd":
-            import pyarrow as _pa
-
-            self._out = _pa.CompressedOutputStream(sink, "zstd")  # type: ignore[assignment]
+            self._out = cast(IO[bytes], pa.CompressedOutputStream(sink, "zstd"))
         self._header = True
         self._schema = schema
 
@@ -240,7 +261,7 @@ class RollingWriter:
     schema: pa.Schema
     options: FormatOptions
     stem: str
-    open_sink: Callable[[str], tuple[str, BinaryIO]]
+    open_sink: Callable[[str], tuple[str, Sink]]
     parts: list[WrittenPart] = field(default_factory=list)
     rows: int = 0
     _part: ParquetPart | CsvPart | None = None

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,12 @@ from rivet_core.config import (
     parse_file_size,
 )
 from rivet_core.destinations import open_destination
-from rivet_core.engine import ExportResult, RunOptions, chunk_keys, run_export, write_frames
+from rivet_core.engine import ExportResult, RunOptions, run_export, write_frames
 from rivet_core.errors import ConfigError, RivetError
+from rivet_core.gates import GateResult
 from rivet_core.notify import notify
-from rivet_core.quality import GateResult
+from rivet_core.planning import WINDOW_FORMATS, Slice, chunk_key, chunk_keys
 from rivet_core.scan import current_units, scan
-from rivet_core.slices import WINDOW_FORMATS, chunk_key
 from rivet_core.state import StateStore
 from rivet_core.writers import FormatOptions
 
@@ -80,28 +80,31 @@ class UnitNumbers:
     bounds: dict[str, Any]
 
 
-def partition_of(export: ExportConfig, slice_: dict[str, Any]) -> str:
+def partition_of(export: ExportConfig, slc: Slice) -> str:
     """The partition key of a committed slice: its window, or its chunk's key."""
-    return str(slice_["key"]) if export.mode == "time_window" else chunk_key(slice_["lo"])
+    return slc.key if export.mode == "time_window" else chunk_key(slc.lo)
 
 
 def committed_units(export: ExportConfig, result: ExportResult) -> list[UnitNumbers]:
     """The units the run committed, each with its partition key, rows, bytes, files and bounds."""
-    return [
-        UnitNumbers(
-            partition_of(export, unit),
-            unit["rows"],
-            unit["bytes"],
-            list(unit["files"]),
-            {k: unit[k] for k in ("column", "lo", "hi") if k in unit},
+    out = []
+    for unit in result.units:
+        bounds = unit.slice.to_json()
+        out.append(
+            UnitNumbers(
+                partition_of(export, unit.slice),
+                unit.rows,
+                unit.bytes,
+                list(unit.files),
+                {k: bounds[k] for k in ("column", "lo", "hi") if k in bounds},
+            )
         )
-        for unit in result.units
-    ]
+    return out
 
 
 def gate_results(result: ExportResult) -> list[GateResult]:
     """The run's gate verdicts (quality rules, reconcile, schema drift) in the order the engine decided them."""
-    return [GateResult(**g) for g in result.gates]
+    return result.gates
 
 
 def execute(
@@ -134,12 +137,12 @@ def result_metadata(result: ExportResult) -> dict[str, Any]:
         "bytes": result.bytes,
         "duration_s": result.duration_s,
         "peak_rss_mb": result.peak_rss_mb,
-        "slices": MetadataValue.json(result.slices),
+        "slices": MetadataValue.json([s.to_json() for s in result.slices]),
         "run_id": result.run_id,
         "status": result.status,
     }
     if result.gates:
-        meta["gates"] = MetadataValue.json([asdict(g) for g in gate_results(result)])
+        meta["gates"] = MetadataValue.json([g.to_json() for g in result.gates])
     for name in ("validated", "reconciled"):
         if getattr(result, name) is not None:
             meta[name] = getattr(result, name)
@@ -194,7 +197,7 @@ def load_committed(
     units = current_units(dest, name, export is not None and export.mode == "incremental")
     if export is not None and partitions is not None:
         wanted = set(partitions)
-        units = [m for m in units if partition_of(export, m["slice"]) in wanted]
+        units = [m for m in units if partition_of(export, m.slice) in wanted]
     return Committed(scan(dest, units, fmt), dest.uri(), len(units))
 
 

@@ -75,8 +75,9 @@ def insert_series(pg: Any, table: str, select: str, ids: range, *params: Any) ->
 
 def kill_run_when(config: Path, ready: Callable[[], bool], env: dict[str, str] | None = None) -> int:
     """Start `rivet run -c CONFIG`, SIGKILL it as soon as `ready()` holds (unless it ends first); its exit code."""
-    proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], env={**os.environ, **(env or {})},
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*RIVET, "run", "-c", str(config)], env={**os.environ, **(env or {})}, stderr=subprocess.DEVNULL
+    )
     try:
         while proc.poll() is None and not ready():
             time.sleep(0.005)

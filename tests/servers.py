@@ -2,18 +2,16 @@
 recording HTTP server that stands in for a Slack incoming webhook.
 
 Each runs as a child process, torn down by its fixture; both keep objects in memory, so a restarted server starts
-empty. To make a server unreachable mid-run and keep its state, put a `TcpProxy` in front of it and stop that.
+empty. To make a server stall or die mid-run and keep its state, put a `faults.proxy.FaultProxy` in front of it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -146,62 +144,6 @@ class GcsEmulator(ServerProcess):
         name = f"rivet-{uuid.uuid4().hex[:12]}"
         self.client().create_bucket(name)
         return name
-
-
-class TcpProxy:
-    """A loopback TCP forwarder to a server. Stopping it makes the server unreachable (open connections are reset,
-    new ones refused) while the server keeps its state; starting it again on the same port restores access."""
-
-    def __init__(self, target_port: int, port: int | None = None) -> None:
-        self.target_port = target_port
-        self.port = port or free_port()
-        self._listener: socket.socket | None = None
-        self._conns: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self) -> None:
-        self._listener = socket.create_server((HOST, self.port))
-        self._listener.settimeout(0.1)
-        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while listener.fileno() != -1:
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            upstream = socket.create_connection((HOST, self.target_port))
-            with self._lock:
-                self._conns += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(1 << 16):
-                dst.sendall(data)
-            dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def stop(self) -> None:
-        """Refuse new connections and reset the open ones (an outage, not a clean close)."""
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                conn.close()
 
 
 def _serve(server: ServerProcess) -> Iterator[ServerProcess]:

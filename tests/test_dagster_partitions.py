@@ -31,7 +31,7 @@ from e2e import data_files, export_config, insert_series, manifests
 from test_dagster import DAGSTER, IN_PROCESS, UNREACHABLE, no_deprecation_warnings
 
 from rivet_core.config import load_config
-from rivet_core.slices import chunk_key
+from rivet_core.planning import chunk_key
 from rivet_dagster.assets import build_definitions
 from rivet_dagster.partitions import register_chunks
 

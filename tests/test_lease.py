@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import OFFLINE_ENV, S3_KEY_ENV, GcsEmulator, MotoS3, TcpProxy
+from faults.proxy import FaultProxy
+from servers import OFFLINE_ENV, S3_KEY_ENV, GcsEmulator, MotoS3
 
 from rivet_core.lease import HolderInfo, LeaseHeld, LeaseLost, ObjectLeaseBackend, S3Objects, acquire
 
@@ -237,7 +238,7 @@ def test_s3_outage_loses_the_lease(moto_s3: MotoS3) -> None:
     from botocore.config import Config
 
     bucket = moto_s3.new_bucket()
-    proxy = TcpProxy(moto_s3.port)
+    proxy = FaultProxy(moto_s3.port)
     proxy.start()
     config = Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1)
     client = boto3.client("s3", endpoint_url=proxy.endpoint, region_name="us-east-1", config=config, **S3_CREDS)

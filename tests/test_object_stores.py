@@ -1,16 +1,13 @@
-"""S3 and GCS destinations (design §3, §5): the Destination contract against moto's S3 server and a GCS emulator,
-and `rivet run` exports from the real PostgreSQL to both, including a SIGKILL mid-upload and an S3 outage mid-run."""
+"""S3 and GCS destinations (docs/commit-protocol.md): the Destination contract against moto's S3 server and a GCS
+emulator, and `rivet run` exports from the real PostgreSQL to both, including a SIGKILL mid-upload. Network faults
+(a stalled or dead endpoint) are in tests/faults/test_object_store_faults.py."""
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,88 +16,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from conftest import PG_URL, RIVET, run_cli
-from e2e import export_config, insert_series, kill_run_when, run_json, state_show
-from servers import OFFLINE_ENV, S3_KEY_ENV, GcsEmulator, MotoS3, TcpProxy
+from conftest import PG_URL, run_cli
+from e2e import export_config, kill_run_when, run_json
+from servers import OFFLINE_ENV, S3_KEY_ENV, MotoS3
+from stores import ENV, Store, add_items, items_fixture, rows_of, store_fixture  # noqa: F401  (fixtures)
 
-from rivet_core.config import GcsDestinationConfig as GcsConfig
-from rivet_core.config import S3DestinationConfig as S3Config
-from rivet_core.destinations.gcs import GcsDestination
-from rivet_core.destinations.s3 import S3Destination
+from rivet_core.config import GcsDestinationConfig, S3DestinationConfig
+from rivet_core.destinations import GcsDestination, S3Destination
 from rivet_core.errors import ConfigError, DestinationError
 
-ENV = {**OFFLINE_ENV, **S3_KEY_ENV}
 CRASH_ROWS = 600_000
-
-
-@dataclass
-class Store:
-    """A bucket on one of the test servers, seen both as rivet config and directly through the vendor's client."""
-
-    kind: str
-    server: MotoS3 | GcsEmulator
-    bucket: str
-    endpoint: str = ""
-
-    def __post_init__(self) -> None:
-        self.endpoint = self.endpoint or self.server.endpoint
-
-    def destination(self, prefix: str = "exports/{export}", **overrides: Any) -> dict[str, Any]:
-        if self.kind == "s3":
-            base = {"type": "s3", "bucket": self.bucket, "prefix": prefix, "endpoint": self.endpoint,
-                    "region": "us-east-1", "access_key_env": "RIVET_TEST_S3_KEY",
-                    "secret_key_env": "RIVET_TEST_S3_SECRET"}  # fmt: skip
-        else:
-            base = {"type": "gcs", "bucket": self.bucket, "prefix": prefix, "endpoint": self.endpoint,
-                    "allow_anonymous": True}  # fmt: skip
-        return {**base, **overrides}
-
-    def open(self, root: str = "") -> S3Destination | GcsDestination:
-        """rivet's own destination object on this bucket."""
-        if self.kind == "s3":
-            return S3Destination(S3Config(**self.destination(root)), root, env=ENV)
-        return GcsDestination(GcsConfig(**self.destination(root)), root)
-
-    def objects(self, prefix: str = "") -> list[str]:
-        """Every object key in the bucket under `prefix`, read with the vendor's client."""
-        if self.kind == "s3":
-            pages = self.server.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-            return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
-        return sorted(b.name for b in self.server.client().list_blobs(self.bucket, prefix=prefix))
-
-    def read(self, key: str) -> bytes:
-        if self.kind == "s3":
-            return self.server.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
-        return self.server.client().bucket(self.bucket).blob(key).download_as_bytes()  # type: ignore[no-any-return]
-
-    def data_keys(self, prefix: str = "exports/") -> list[str]:
-        """Data files at their final keys (rivet's `_rivet/` bookkeeping excluded)."""
-        return [k for k in self.objects(prefix) if "/_rivet/" not in k and not k.endswith((".json", "_SUCCESS"))]
-
-    def manifests(self, export: str, prefix: str = "exports/") -> list[dict[str, Any]]:
-        keys = self.objects(f"{prefix}{export}/_rivet/{export}/units/")
-        return [json.loads(self.read(k)) for k in keys if k.endswith("/manifest.json")]
-
-    def temp_keys(self, export: str, prefix: str = "exports/") -> list[str]:
-        return self.objects(f"{prefix}{export}/_rivet/{export}/_tmp/")
-
-    def uploads(self) -> list[str]:
-        """Keys with an unfinished multipart upload (S3; GCS resumable sessions are not listable)."""
-        if self.kind != "s3":
-            return []
-        return [u["Key"] for u in self.server.client().list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])]
-
-    def table(self, export: str) -> pa.Table:
-        """The export's data files (listed with the vendor's client) read back with pyarrow, as one table."""
-        keys = self.data_keys(f"exports/{export}/")
-        return pa.concat_tables([pq.read_table(pa.BufferReader(self.read(k))) for k in keys])
-
-
-@pytest.fixture(params=["s3", "gcs"])
-def store(request: pytest.FixtureRequest) -> Store:
-    """A fresh bucket on the session's S3 server or GCS emulator."""
-    server = request.getfixturevalue("moto_s3" if request.param == "s3" else "gcs_emulator")
-    return Store(request.param, server, server.new_bucket())
 
 
 # -- the Destination contract, in process -------------------------------------------------------------------
@@ -183,10 +108,10 @@ def test_missing_bucket_fails_naming_it(store: Store) -> None:
 
 
 def test_s3_credentials_are_read_from_the_named_variables(moto_s3: MotoS3) -> None:
-    config = S3Config(**Store("s3", moto_s3, "b").destination(session_token_env="RIVET_TEST_S3_TOKEN"))
+    config = S3DestinationConfig(**Store("s3", moto_s3, "b").destination(session_token_env="RIVET_TEST_S3_TOKEN"))
     with pytest.raises(ConfigError, match=r"destination\.session_token_env: environment variable RIVET_TEST_S3_TOKEN"):
         S3Destination(config, "", env=S3_KEY_ENV)
-    config = S3Config(type="s3", bucket="b", aws_profile="rivet-no-such-profile")
+    config = S3DestinationConfig(type="s3", bucket="b", aws_profile="rivet-no-such-profile")
     with pytest.raises(ConfigError, match=r"destination\.aws_profile: profile 'rivet-no-such-profile'"):
         S3Destination(config, "", env={})
 
@@ -199,47 +124,21 @@ def test_s3_default_chain_and_anonymous_access(moto_s3: MotoS3, monkeypatch: pyt
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
     with pytest.raises(ConfigError, match="no AWS credentials found for s3 bucket"):
-        S3Destination(S3Config(**plain), "").list("")
-    S3Destination(S3Config(**plain, allow_anonymous=True), "").write_bytes("anon", b"1")
+        S3Destination(S3DestinationConfig(**plain), "").list("")
+    S3Destination(S3DestinationConfig(**plain, allow_anonymous=True), "").write_bytes("anon", b"1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-the-environment")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "chain-secret")
-    S3Destination(S3Config(**plain), "").write_bytes("chain", b"2")
+    S3Destination(S3DestinationConfig(**plain), "").write_bytes("chain", b"2")
     assert store.objects() == ["anon", "chain"]
 
 
 def test_gcs_credentials_file_must_exist(tmp_path: Path) -> None:
-    config = GcsConfig(type="gcs", bucket="b", credentials_file="keys/sa.json")
+    config = GcsDestinationConfig(type="gcs", bucket="b", credentials_file="keys/sa.json")
     with pytest.raises(ConfigError, match=r"destination.credentials_file: .*keys/sa\.json does not exist"):
         GcsDestination(config, "", base_dir=tmp_path)
 
 
 # -- `rivet run` from PostgreSQL ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def items(pg: Any, table_name: str) -> Iterator[str]:
-    """A table of several types; `add_items` fills it."""
-    pg.execute(
-        f"CREATE TABLE {table_name} (id bigint PRIMARY KEY, name text, amount numeric(12,2),"
-        " created_at timestamptz NOT NULL, flag bool)"
-    )
-    yield table_name
-    pg.execute(f"DROP TABLE {table_name}")
-
-
-def add_items(pg: Any, table: str, ids: range) -> None:
-    select = "g, 'item ' || g, g * 1.25, timestamptz '2026-01-01 00:00:00+00' + g * interval '1 minute', g %% 3 = 0"
-    insert_series(pg, table, select, ids)
-
-
-def querying(pg: Any, table: str) -> bool:
-    """Whether another session is running a statement on `table` (the export is reading its source)."""
-    sql = "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s AND pid <> pg_backend_pid()"
-    return pg.execute(sql, (f"%{table}%",)).fetchone() is not None
-
-
-def rows_of(table: pa.Table) -> list[tuple[Any, ...]]:
-    return [tuple(r.values()) for r in table.sort_by("id").to_pylist()]
 
 
 @pytest.mark.pg
@@ -289,49 +188,6 @@ def test_missing_credential_variable_exits_2_naming_it(moto_s3: MotoS3, items: s
     assert proc.returncode == 2, proc.stderr
     assert "destination.secret_key_env: environment variable RIVET_TEST_S3_SECRET is not set" in proc.stderr
     assert "Traceback" not in proc.stderr and store.objects() == []
-
-
-@pytest.mark.pg
-def test_s3_outage_mid_run_fails_without_commit_and_the_rerun_has_no_duplicates(
-    moto_s3: MotoS3, pg: Any, items: str, tmp_path: Path
-) -> None:
-    proxy = TcpProxy(moto_s3.port)
-    proxy.start()
-    try:
-        store = Store("s3", moto_s3, moto_s3.new_bucket(), endpoint=proxy.endpoint)
-        export = {"name": "inc", "table": items, "mode": "incremental", "cursor_column": "id",
-                  "destination": store.destination(), "tuning": {"batch_size": 1000, "throttle_ms": 50}}  # fmt: skip
-        config = export_config(tmp_path, export)
-        add_items(pg, items, range(1, 10_001))
-        assert run_json(config, env=ENV)["rows"] == 10_000
-        before = (state_show(config, "inc", env=ENV), store.objects())
-        outside_bookkeeping = "/_rivet/inc/owners/"  # the failed run's claim, removed by the next run
-        add_items(pg, items, range(10_001, 40_001))
-
-        env = {**os.environ, **ENV, "AWS_MAX_ATTEMPTS": "2"}
-        proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], env=env, stderr=subprocess.PIPE, text=True)
-        try:
-            while proc.poll() is None and not querying(pg, items):
-                time.sleep(0.01)
-            assert proc.poll() is None, "the run ended before the outage"
-            proxy.stop()  # the source is streaming: the upload of this run's part cannot reach S3
-            _, stderr = proc.communicate(timeout=120)
-        finally:
-            proc.kill()
-        assert proc.returncode == 1, stderr
-        assert f"s3 bucket {store.bucket!r}" in stderr and "Traceback" not in stderr
-        assert S3_KEY_ENV["RIVET_TEST_S3_SECRET"] not in stderr
-        assert len(store.manifests("inc")) == 1
-
-        proxy.start()
-        after = [k for k in store.objects() if outside_bookkeeping not in k]
-        assert (state_show(config, "inc", env=ENV), after) == before
-        rerun = run_json(config, env=ENV)
-        assert rerun["status"] == "success" and rerun["rows"] == 30_000
-        assert rows_of(store.table("inc")) == pg.execute(f"SELECT * FROM {items} ORDER BY id").fetchall()
-        assert store.temp_keys("inc") == [] and store.uploads() == []
-    finally:
-        proxy.stop()
 
 
 # -- SIGKILL mid-upload -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Postgres → local files through `rivet run`: full and incremental runs, crashes, rolling, naming (design §4, §5)."""
+"""Postgres → local files through `rivet run`: full, incremental, crashes, naming (docs/commit-protocol.md)."""
 
 from __future__ import annotations
 

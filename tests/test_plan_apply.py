@@ -1,4 +1,4 @@
-"""`rivet plan` / `rivet apply` (design §8): planned ranges replayed verbatim, age limits, cursor moves, secrets."""
+"""`rivet plan` / `rivet apply`: planned ranges replayed verbatim, age limits, cursor moves, secrets."""
 
 from __future__ import annotations
 
@@ -65,8 +65,8 @@ def test_chunked_plan_replays_exactly_the_planned_ranges(pg: Any, events: str, t
     config = export_config(project, {"name": "ev", "table": events, "mode": "chunked", "chunk_size": 100})
     doc = plan(config, elsewhere / "plan.json")
     (entry,) = doc["exports"]
-    assert [(s["lo"]["value"], s["hi"]["value"]) for s in entry["slices"]] == [("0", "99"), ("100", "199"),
-                                                                              ("200", "299")]
+    assert [(s["lo"], s["hi"]) for s in entry["slices"]] == [(0, 99), (100, 199), (200, 299)]
+    assert all(s["types"] == {"lo": "int", "hi": "int"} for s in entry["slices"])  # typed: apply binds ints
     assert doc["config_path"] == str(config.resolve()) and entry["row_estimate"] is not None
     add(pg, events, 251, 900)  # beyond the planned max: a re-plan would add chunks 300..899
     pg.execute(f"DELETE FROM {events} WHERE id < 50")  # and a new MIN would not matter either
@@ -102,7 +102,7 @@ def test_tampered_plan_is_refused(events: str, tmp_path: Path) -> None:
     config = export_config(tmp_path, {"name": "ev", "table": events, "mode": "chunked", "chunk_size": 100})
     plan_file = tmp_path / "plan.json"
     doc = plan(config, plan_file)
-    doc["exports"][0]["slices"][0]["hi"]["value"] = "100000"
+    doc["exports"][0]["slices"][0]["hi"] = 100000
     plan_file.write_text(json.dumps(doc))
     proc = apply(plan_file, cwd=tmp_path)
     assert proc.returncode == 2 and "modified after `rivet plan`" in proc.stderr
@@ -189,8 +189,9 @@ def test_time_window_plan_applies_the_planned_windows(pg: Any, table_name: str, 
     pg.execute(f"CREATE TABLE {table_name} (id int PRIMARY KEY, at timestamptz NOT NULL)")
     pg.execute(f"INSERT INTO {table_name} SELECT g, now() - g * interval '1 hour' FROM generate_series(0, 71) g")
     try:
-        config = export_config(tmp_path, {"name": "tw", "table": table_name, "mode": "time_window",
-                                          "time_column": "at", "days_window": 1})
+        config = export_config(
+            tmp_path, {"name": "tw", "table": table_name, "mode": "time_window", "time_column": "at", "days_window": 1}
+        )
         doc = plan(config, tmp_path / "plan.json")
         planned = [s["key"] for s in doc["exports"][0]["slices"]]
         today = dt.datetime.now(dt.UTC).date()

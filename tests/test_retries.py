@@ -17,7 +17,7 @@ import pytest
 from conftest import PG_URL, RIVET, run_cli
 from e2e import data_files, export_config, read_parquet
 
-from rivet_core.engine import _Meter, prefetch
+from rivet_core.pipeline.prefetch import Meter, Prefetch
 from rivet_core.sources.postgres import is_transient
 
 pytestmark = pytest.mark.pg
@@ -37,8 +37,13 @@ def slow(pg: Any, table_name: str) -> Iterator[str]:
 def _start(pg: Any, config: Path) -> tuple[subprocess.Popen[str], Any]:
     """`rivet run --json` as a process, and the server time it started at (its backends start later)."""
     since = pg.execute("SELECT clock_timestamp()").fetchone()[0]
-    proc = subprocess.Popen([*RIVET, "run", "-c", str(config), "--json"], cwd=config.parent, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*RIVET, "run", "-c", str(config), "--json"],
+        cwd=config.parent,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     return proc, since
 
 
@@ -74,8 +79,10 @@ def test_terminated_backend_is_retried_on_a_new_snapshot(pg: Any, slow: str, tmp
 
 
 def test_syntax_error_fails_at_once(tmp_path: Path) -> None:
-    config = export_config(tmp_path, {"name": "bad", "query": "SELEC id FROM pg_class",
-                                      "tuning": {"max_retries": 3, "retry_backoff_ms": 10}})
+    config = export_config(
+        tmp_path,
+        {"name": "bad", "query": "SELEC id FROM pg_class", "tuning": {"max_retries": 3, "retry_backoff_ms": 10}},
+    )
     proc = run_cli("run", "-c", str(config), "--json", cwd=tmp_path)
     assert proc.returncode == 1
     (summary,) = json.loads(proc.stdout)["exports"]
@@ -86,8 +93,16 @@ def test_syntax_error_fails_at_once(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_nothing_is_retried_after_a_chunk_was_committed(pg: Any, slow: str, tmp_path: Path) -> None:
-    export = {"name": "ev", "query": slow, "mode": "chunked", "chunk_column": "id", "chunk_count": 4,
-              "chunk_checkpoint": True, "chunk_max_attempts": 1, "tuning": {"max_retries": 3, "retry_backoff_ms": 10}}
+    export = {
+        "name": "ev",
+        "query": slow,
+        "mode": "chunked",
+        "chunk_column": "id",
+        "chunk_count": 4,
+        "chunk_checkpoint": True,
+        "chunk_max_attempts": 1,
+        "tuning": {"max_retries": 3, "retry_backoff_ms": 10},
+    }
     config = export_config(tmp_path, export)
     proc, since = _start(pg, config)
     for _ in range(1200):  # wait until the first chunk is committed, then cut every rivet connection
@@ -144,11 +159,12 @@ def _lead(memory_mb: int) -> int:
             yield pa.record_batch({"i": [i]})
 
     lead = 0
-    for consumed, _ in enumerate(prefetch(batches(), 8, memory_mb, _Meter()), start=1):
-        deadline = time.monotonic() + 0.1  # give the producer every chance to run ahead
-        while time.monotonic() < deadline and produced < min(12, consumed + 9):
-            time.sleep(0.01)
-        lead = max(lead, produced - consumed)
+    with Prefetch(batches(), 8, memory_mb, Meter()) as fetched:
+        for consumed, _ in enumerate(fetched, start=1):
+            deadline = time.monotonic() + 0.1  # give the producer every chance to run ahead
+            while time.monotonic() < deadline and produced < min(12, consumed + 9):
+                time.sleep(0.01)
+            lead = max(lead, produced - consumed)
     return lead
 
 

@@ -11,8 +11,7 @@ import pytest
 
 from rivet_core.config import parse_config
 from rivet_core.destinations.local import LocalDestination
-from rivet_core.engine import format_options
-from rivet_core.writers import RollingWriter
+from rivet_core.writers import RollingWriter, format_options
 
 
 def options_for(tmp_path: Path, **export: Any) -> Any:

@@ -21,7 +21,7 @@ from rivet_core.errors import EXIT_DEGRADED, EXIT_FAILED, EXIT_OK, ConfigError, 
 if TYPE_CHECKING:
     from rivet_core.config import Config
     from rivet_core.destinations.base import Destination
-    from rivet_core.engine import ExportResult
+    from rivet_core.results import ExportResult
 
 log = logging.getLogger("rivet")
 
@@ -159,7 +159,7 @@ def log_result(r: ExportResult) -> None:
 def report_results(results: list[ExportResult], as_json: bool) -> NoReturn:
     """Print the JSON summary when asked and the --json-errors objects; exit 1 on a failure, 3 when degraded."""
     if as_json:
-        click.echo(json.dumps({"exports": [r.summary() for r in results]}, indent=2, default=str))
+        click.echo(json.dumps({"exports": [r.to_json() for r in results]}, indent=2, default=str))
     if Flags.json_errors:  # a failed export is an error too: one JSON object per failed export, last on stderr
         for r in results:
             if r.status == "failed":

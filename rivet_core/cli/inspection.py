@@ -65,23 +65,20 @@ def validate(config: str, export: str, run_id: str | None, date: str | None, pre
         dest = destination_of(cfg, export)
         units = commit.manifests(dest, export)
         if run_id:
-            units = [m for m in units if m["run_id"] == run_id]
+            units = [m for m in units if m.run_id == run_id]
         elif date:
-            units = [m for m in units if m["unit_id"].startswith(date.replace("-", ""))]
+            units = [m for m in units if m.unit_id.startswith(date.replace("-", ""))]
         elif prefix:
-            units = [m for m in units if any(p["key"].startswith(prefix) for p in m["parts"])]
+            units = [m for m in units if any(p.key.startswith(prefix) for p in m.parts)]
         elif units:
-            units = [m for m in units if m["run_id"] == units[-1]["run_id"]]
+            units = [m for m in units if m.run_id == units[-1].run_id]
         if not units:
             raise RivetError(f"validate: no committed unit of {export} matches")
         failed = 0
         for m in units:
-            # TODO(core): Layout — the manifest key of a unit belongs to rivet_core.commit's Layout.
-            problems = validate_unit(dest, f"_rivet/{export}/units/{m['unit_id']}/manifest.json")
+            problems = validate_unit(dest, export, m.unit_id)
             failed += bool(problems)
-            click.echo(
-                f"[{'FAIL' if problems else 'OK'}] {m['unit_id']}: {m['row_count']} rows, {len(m['parts'])} part(s)"
-            )
+            click.echo(f"[{'FAIL' if problems else 'OK'}] {m.unit_id}: {m.row_count} rows, {len(m.parts)} part(s)")
             for problem in problems:
                 click.echo(f"       {problem}")
     exit_failed_if(bool(failed))
@@ -92,14 +89,14 @@ def validate(config: str, export: str, run_id: str | None, date: str | None, pre
 @click.option("-e", "--export", "export", required=True)
 def reconcile(config: str, export: str) -> None:
     """Checkpointed chunked runs: each chunk's source COUNT(*) now vs the rows recorded (match/mismatch/unknown)."""
-    from rivet_core.engine import chunk_reconcile
+    from rivet_core.planning import chunk_reconcile
 
     with user_errors():
         cfg = load(config)
         rows = chunk_reconcile(cfg, cfg.export(export))
     for r in rows:
         click.echo(
-            f"[{r['status'].upper()}] chunk {r['index']} ({r['key']}): source {r['source']}, recorded {r['recorded']}"
-            + (f", difference {r['difference']}" if r["status"] == "mismatch" else "")
+            f"[{r.status.upper()}] chunk {r.index} ({r.key}): source {r.source}, recorded {r.recorded}"
+            + (f", difference {r.difference}" if r.status == "mismatch" else "")
         )
-    exit_failed_if(any(r["status"] != "match" for r in rows))
+    exit_failed_if(any(r.status != "match" for r in rows))

@@ -23,6 +23,7 @@ def state() -> None:
 def state_show(config: str, export: str | None) -> None:
     """Cursor (recovered from the destination when it is ahead of the store) per export."""
     from rivet_core import commit
+    from rivet_core.planning import committed_cursor
     from rivet_core.state import StateStore
 
     with user_errors():
@@ -32,16 +33,13 @@ def state_show(config: str, export: str | None) -> None:
         for e in [cfg.export(export)] if export else cfg.exports:
             dest = destination_of(cfg, e.name)
             committed = commit.manifests(dest, e.name)
-            watermark = commit.latest_reset(dest, e.name)
-            cursors = [
-                m["cursor"] for m in committed if m.get("cursor") and (not watermark or m["unit_id"] > watermark)
-            ]
+            latest = committed_cursor(dest, e.name, committed)
             cached = store.cursor(e.name)
             out.append(
                 {
                     "export": e.name,
                     "mode": e.mode,
-                    "cursor": cursors[-1] if cursors else None,
+                    "cursor": latest.cursor.to_json() if latest and latest.cursor else None,
                     "cached_cursor": {"column": cached[0], "value": cached[1]} if cached else None,
                     "committed_units": len(committed),
                 }
@@ -62,7 +60,7 @@ def state_reset(config: str, export: str) -> None:
         dest = destination_of(cfg, export)
         committed = commit.manifests(dest, export)
         if committed:
-            commit.write_reset(dest, export, committed[-1]["unit_id"])
+            commit.write_reset(dest, export, committed[-1].unit_id)
         StateStore.open(cfg.base_dir).reset(export)
     click.echo(f"state of {export} reset")
 

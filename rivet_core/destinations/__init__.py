@@ -1,4 +1,4 @@
-"""Destinations: local folder, S3, GCS behind one protocol; placeholders resolved here."""
+"""Destinations: local folder, S3, GCS behind one base class (base.py); placeholders resolved here."""
 
 from __future__ import annotations
 
@@ -8,7 +8,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rivet_core.destinations.base import Destination
+from rivet_core.config import GcsDestinationConfig, LocalDestinationConfig, S3DestinationConfig
+from rivet_core.destinations.base import Destination, Sink
+from rivet_core.destinations.gcs import GcsDestination
+from rivet_core.destinations.local import LocalDestination
+from rivet_core.destinations.object_store import ObjectStore
+from rivet_core.destinations.s3 import S3Destination
+from rivet_core.destinations.timeouts import StoreTimeouts
+
+__all__ = [
+    "Destination",
+    "GcsDestination",
+    "LocalDestination",
+    "ObjectStore",
+    "Placement",
+    "S3Destination",
+    "Sink",
+    "StoreTimeouts",
+    "expand",
+    "open_destination",
+    "split_stable",
+]
 
 _VARYING = ("{date}", "{run_id}")
 
@@ -37,26 +57,29 @@ def split_stable(template: str) -> tuple[str, str]:
 
 
 def open_destination(
-    config: object, export: str, table: str, run_id: str, now: dt.datetime, base_dir: Path, client: Any = None
+    config: LocalDestinationConfig | S3DestinationConfig | GcsDestinationConfig,
+    export: str,
+    table: str,
+    run_id: str,
+    now: dt.datetime,
+    base_dir: Path,
+    client: Any = None,
 ) -> Placement:
     """The destination of an export, rooted at the stable part of its path/prefix.
 
     `client`: an S3/GCS client made by the caller (e.g. a Dagster resource's), used instead of the config's own.
     """
-    kind = config.type  # type: ignore[attr-defined]
-    template = config.path if kind == "local" else config.prefix  # type: ignore[attr-defined]
-    stable, varying = split_stable(template.strip("/") if kind != "local" else template)
+    template = config.path if isinstance(config, LocalDestinationConfig) else config.prefix.strip("/")
+    stable, varying = split_stable(template)
     stable = expand(stable, export, table, run_id, now)
     data_prefix = expand(varying, export, table, run_id, now)
-    if kind == "local":
-        from rivet_core.destinations.local import LocalDestination
-
-        root = Path(stable or ".")
-        return Placement(LocalDestination(root if root.is_absolute() else base_dir / root), data_prefix)
-    if kind == "s3":
-        from rivet_core.destinations.s3 import S3Destination
-
-        return Placement(S3Destination(config, stable, client=client), data_prefix)  # type: ignore[arg-type]
-    from rivet_core.destinations.gcs import GcsDestination
-
-    return Placement(GcsDestination(config, stable, base_dir, client), data_prefix)  # type: ignore[arg-type]
+    destination: Destination
+    match config:
+        case LocalDestinationConfig():
+            root = Path(stable or ".")
+            destination = LocalDestination(root if root.is_absolute() else base_dir / root)
+        case S3DestinationConfig():
+            destination = S3Destination(config, stable, client=client)
+        case GcsDestinationConfig():
+            destination = GcsDestination(config, stable, base_dir, client)
+    return Placement(destination, data_prefix)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from pathlib import Path
 from typing import BinaryIO
 
+from rivet_core.destinations.base import Destination, Sink
 from rivet_core.errors import DestinationError
 
 
@@ -36,7 +38,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class LocalDestination:
+class LocalDestination(Destination):
     """Files under one root folder."""
 
     kind = "local"
@@ -50,11 +52,11 @@ class LocalDestination:
     def uri(self, key: str = "") -> str:
         return str(self._path(key)) if key else str(self.root)
 
-    def open_write(self, key: str) -> BinaryIO:
+    def open_write(self, key: str) -> Sink:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            return _SyncedFile(path)  # type: ignore[return-value]
+            return _SyncedFile(path)
         except OSError as exc:
             raise DestinationError(f"local destination {self.root}: cannot write {key}: {exc.strerror}") from None
 
@@ -90,7 +92,7 @@ class LocalDestination:
     def open_read(self, key: str) -> BinaryIO:
         return open(self._path(key), "rb")
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str) -> builtins.list[str]:
         base = self._path(prefix)
         if not base.exists():
             return []

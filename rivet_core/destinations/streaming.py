@@ -1,91 +1,46 @@
-"""Streaming upload sinks for object stores, and a seekable ranged reader: memory stays bounded by a chunk size."""
+"""Calls that can be abandoned at a deadline, and a seekable ranged reader (memory bounded by its buffer)."""
 
 from __future__ import annotations
 
 import io
-from abc import ABC, abstractmethod
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
-class ChunkedUpload(ABC):
-    """A write-only binary sink that cuts the byte stream into chunks and ships each from one background thread.
+class Expired(Exception):
+    """A background call outlived its deadline (it may still be running; its result will be ignored)."""
 
-    At most one chunk is in flight while the next one fills, so memory stays near two chunks whatever the object
-    size, and encoding overlaps the network. Subclasses say how a chunk is shipped (`_ship`), how the object is
-    completed from the last bytes (`_finish`) and how an unfinished upload is abandoned (`_abort`).
-    """
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rivet-upload")
-        self._inflight: Future[None] | None = None
-        self.shipped = 0  # chunks handed to `_ship`
-        self.closed = False
+class Background(Generic[T]):
+    """One call running in a daemon thread, so a caller can stop waiting for it: a dead socket never blocks exit."""
 
-    @abstractmethod
-    def _chunk_size(self) -> int: ...
+    def __init__(self, fn: Callable[[], T], name: str = "rivet-store") -> None:
+        self._fn = fn
+        self._done = threading.Event()
+        self._value: list[T] = []  # [the return value], once returned
+        self._error: BaseException | None = None
+        self._started = time.monotonic()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
 
-    @abstractmethod
-    def _ship(self, chunk: bytes) -> None: ...
-
-    @abstractmethod
-    def _finish(self, tail: bytes) -> None: ...
-
-    @abstractmethod
-    def _abort(self) -> None: ...
-
-    def write(self, data: bytes | memoryview) -> int:
-        self._buf += data
-        if len(self._buf) >= self._chunk_size():
-            self._wait()
-            chunk = bytes(self._buf)
-            self._buf.clear()
-            self.shipped += 1
-            self._inflight = self._pool.submit(self._ship, chunk)
-        return len(data)
-
-    def _wait(self) -> None:
-        """Re-raise the in-flight chunk's error here, in the writer's thread."""
-        if self._inflight is not None:
-            inflight, self._inflight = self._inflight, None
-            inflight.result()
-
-    def writable(self) -> bool:
-        return True
-
-    def flush(self) -> None:  # noqa: B027 - deliberately nothing: bytes leave in whole chunks
-        """Nothing to do: bytes leave in whole chunks, and the object exists only once closed."""
-
-    def __enter__(self) -> ChunkedUpload:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        """Complete the object, or abandon it when the block raised."""
-        if exc_type is None:
-            self.close()
-        elif not self.closed:
-            self.closed = True
-            self._pool.shutdown(wait=True)
-            with suppress(Exception):
-                self._abort()
-
-    def close(self) -> None:
-        """Ship the rest and complete the object; on failure abandon the upload so nothing half-written remains."""
-        if self.closed:
-            return
-        self.closed = True
+    def _run(self) -> None:
         try:
-            self._wait()
-            self._finish(bytes(self._buf))
-        except BaseException:
-            with suppress(Exception):  # the original error is the one worth reporting
-                self._abort()
-            raise
+            self._value.append(self._fn())
+        except BaseException as exc:  # handed to the waiting thread
+            self._error = exc
         finally:
-            self._buf = bytearray()
-            self._pool.shutdown(wait=True)
+            self._done.set()
+
+    def result(self, seconds: float) -> T:
+        """The call's value (or its exception), waiting until `seconds` after it started; else Expired."""
+        if not self._done.wait(max(0.0, self._started + seconds - time.monotonic())):
+            raise Expired
+        if self._error is not None:
+            raise self._error
+        return self._value[0]
 
 
 class RangeReader(io.RawIOBase):

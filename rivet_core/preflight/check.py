@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from rivet_core.config import Config, ExportConfig, parse_type_override
 from rivet_core.errors import RivetError
+from rivet_core.planning import base_query
 from rivet_core.preflight.common import one_line
 from rivet_core.preflight.credentials import destination_credentials
 from rivet_core.preflight.report import (
@@ -34,8 +35,6 @@ def check(config: Config, names: list[str]) -> list[CheckReport]:
 
 def check_export(config: Config, export: ExportConfig) -> CheckReport:
     """Everything `rivet check` says about one export, without exporting a row."""
-    from rivet_core.engine import base_query  # planning.base_query after the core merge
-
     tuning = config.tuning_for(export)
     report = CheckReport(
         export=export.name,

@@ -71,7 +71,7 @@ def count(snap: Any, query: Query, slc: Slice) -> int:
 
 def bounds(snap: Any, query: Query, column: str, after: Any = None) -> tuple[Any, Any]:
     """`MIN`/`MAX` of a column of the base query (above `after` when given: a seek to the next key)."""
-    slc = Slice(key="bounds", column=column, after=after)
+    slc = Slice("incremental", column, after=after)
     cond, params = where(slc, snap.quote, snap.placeholder(slc))
     col = f"{ALIAS}.{snap.quote(column)}"
     statement = f"SELECT MIN({col}), MAX({col}) FROM ({base_sql(query, snap.quote)}) AS {ALIAS}{cond}"
@@ -81,7 +81,7 @@ def bounds(snap: Any, query: Query, column: str, after: Any = None) -> tuple[Any
 
 def key_at(snap: Any, query: Query, column: str, lo: Any, offset: int) -> Any:
     """The key `offset` rows after `lo` in key order (dense chunk boundaries), or None past the end."""
-    slc = Slice(key="seek", column=column, lo=lo)
+    slc = Slice("chunk", column, lo=lo)
     cond, params = where(slc, snap.quote, snap.placeholder(slc))
     col = f"{ALIAS}.{snap.quote(column)}"
     statement = (

@@ -1,4 +1,4 @@
-"""Quality rules (design §6) computed while streaming: one pass, memory bounded by `unique_max_entries`.
+"""Quality rules (docs/architecture.md) computed while streaming: one pass, memory bounded by `unique_max_entries`.
 
 `QualityTracker.observe` sees every batch before it is written; `evaluate` turns the totals into one
 `GateResult` per rule. Uniqueness keeps 64-bit hashes of the values seen (a collision could only hide a
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -18,19 +17,9 @@ import pyarrow as pa
 
 from rivet_core.config import QualityConfig
 from rivet_core.errors import ConfigError
+from rivet_core.gates.result import GateResult
 
 log = logging.getLogger("rivet")
-
-
-@dataclass
-class GateResult:
-    """One gate's verdict with its numbers (shown in the CLI summary and as Dagster check metadata)."""
-
-    gate: str
-    passed: bool
-    severity: str = "error"
-    details: dict[str, Any] = field(default_factory=dict)
-    message: str = ""
 
 
 @dataclass
@@ -146,17 +135,3 @@ def check_columns(config: QualityConfig, columns: list[str], path: str) -> None:
             raise ConfigError(
                 f"{path}.quality.{rule}: no column {', '.join(missing)} in the output (columns: {', '.join(columns)})"
             )
-
-
-def drift(previous: list[dict[str, str]] | None, current: list[dict[str, str]]) -> dict[str, Any] | None:
-    """Added / removed / retyped columns between the last written schema and this one (None: no drift)."""
-    if previous is None:
-        return None
-    before = {c["name"]: c["type"] for c in previous}
-    after = {c["name"]: c["type"] for c in current}
-    change = {
-        "added": sorted(set(after) - set(before)),
-        "removed": sorted(set(before) - set(after)),
-        "retyped": sorted(n for n in set(before) & set(after) if before[n] != after[n]),
-    }
-    return change if any(change.values()) else None

@@ -1,0 +1,147 @@
+"""Commit protocol: temp parts → intent → promote → manifest (the commit record) → `_SUCCESS`.
+
+A crash before the manifest leaves an intent: the next run deletes the files it lists, so a unit is all or nothing
+(docs/commit-protocol.md). Key names come from `Layout`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+import psutil
+
+from rivet_core.commit.history import manifests
+from rivet_core.commit.layout import INTENT, Layout, Unit
+from rivet_core.commit.manifest import Manifest, Part
+from rivet_core.destinations.base import Destination
+from rivet_core.writers import WrittenPart
+
+log = logging.getLogger("rivet")
+
+# A unit whose owner runs on another host is left alone by recover() until it is this old.
+FOREIGN_OWNER_MAX_AGE_S = 24 * 3600
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
+
+
+def claim(dest: Destination, unit: Unit) -> None:
+    """Record which process writes a unit, so a concurrent run's recover() leaves its temp files alone."""
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+    dest.write_bytes(unit.owner_key, _dumps(owner))
+
+
+def _alive(dest: Destination, layout: Layout, unit_id: str) -> bool:
+    """Whether the unit's owner may still be running (same host: its pid exists; other host: recent)."""
+    key = layout.owner_key(unit_id)
+    if dest.size(key) is None:
+        return False
+    owner = json.loads(dest.read_bytes(key))
+    if owner["host"] == socket.gethostname():
+        return bool(psutil.pid_exists(owner["pid"]))
+    return time.time() - owner["started"] < FOREIGN_OWNER_MAX_AGE_S
+
+
+def commit(dest: Destination, unit: Unit, parts: list[WrittenPart], manifest: Manifest) -> Manifest:
+    """Publish `parts` and write the manifest last; returns the manifest as written."""
+    layout = unit.layout
+    intent = layout.intent_key(unit.unit_id)
+    dest.write_bytes(intent, _dumps({"keys": [p.final_key for p in parts]}))
+    promoted: list[str] = []
+    try:
+        for part in parts:
+            dest.promote(part.temp_key, part.final_key)
+            promoted.append(part.final_key)
+    except BaseException:
+        # e.g. the name was taken by a concurrent run: withdraw only what this unit published, and its intent,
+        # so that no later recover() deletes the other run's file listed in this intent.
+        for key in promoted:
+            dest.delete(key)
+        dest.delete(intent)
+        raise
+    manifest = dataclasses.replace(
+        manifest,
+        status="committed",
+        unit_id=unit.unit_id,
+        row_count=sum(p.rows for p in parts),
+        bytes=sum(p.bytes for p in parts),
+        parts=[Part.of(p) for p in parts],
+    )
+    body = manifest.dumps()
+    dest.write_bytes(layout.manifest_key(unit.unit_id), body)
+    dest.write_bytes(layout.success_key(unit.unit_id), success_line(body))
+    dest.delete(intent)
+    dest.delete(unit.owner_key)
+    return manifest
+
+
+def success_line(manifest_body: bytes) -> bytes:
+    """The `_SUCCESS` content: the sha256 of the manifest's bytes."""
+    return ("sha256:" + hashlib.sha256(manifest_body).hexdigest() + "\n").encode()
+
+
+def discard(dest: Destination, unit: Unit, parts: list[WrittenPart]) -> None:
+    """Remove the temp objects (and unfinished uploads) of a unit that will not be committed."""
+    dest.clear(unit.temp_prefix)
+    for part in parts:
+        dest.delete(part.temp_key)
+    dest.delete(unit.owner_key)
+
+
+def recover(dest: Destination, export: str) -> int:
+    """Undo what crashed runs left: half-promoted units (intent, no manifest) and temp parts. Returns count.
+
+    Units whose owner process is still alive (a concurrent run, another partition) are left alone.
+    """
+    layout = Layout(export)
+    removed = 0
+    for key in dest.list(layout.units_prefix):
+        if not key.endswith(f"/{INTENT}"):
+            continue
+        unit_id = key[len(layout.units_prefix) :].split("/", 1)[0]
+        if _alive(dest, layout, unit_id):
+            continue
+        if dest.size(layout.manifest_key(unit_id)) is None:
+            for final_key in json.loads(dest.read_bytes(key))["keys"]:
+                dest.delete(final_key)
+                removed += 1
+        dest.delete(key)
+    tmp, owners = layout.tmp_prefix, layout.owners_prefix
+    # Units with temp objects, and claimed units (an S3 multipart upload in progress is not an object yet).
+    unit_ids = {k[len(tmp) :].split("/", 1)[0] for k in dest.list(tmp)}
+    unit_ids |= {k[len(owners) :].removesuffix(".json") for k in dest.list(owners)}
+    for unit_id in sorted(unit_ids):
+        if not _alive(dest, layout, unit_id):
+            removed += dest.clear(f"{layout.temp_prefix(unit_id)}/")
+    for key in dest.list(owners):
+        if not _alive(dest, layout, key[len(owners) :].removesuffix(".json")):
+            dest.delete(key)
+    if removed:
+        log.info("removed %d leftover object(s) of an interrupted run of %s", removed, export)
+    return removed
+
+
+def supersede(dest: Destination, current: Manifest) -> int:
+    """Remove older committed units of the same slice (a re-exported window): files first, then manifests.
+
+    The new unit is already committed, so a crash here leaves both versions recorded; the next re-export of
+    the slice, or `current_manifests`, resolves it to the newest.
+    """
+    layout = Layout(current.export)
+    removed = 0
+    for old in manifests(dest, current.export):
+        if old.slice.key == current.slice.key and old.unit_id < current.unit_id:
+            for part in old.parts:
+                dest.delete(part.key)
+            dest.delete(layout.manifest_key(old.unit_id))
+            dest.delete(layout.success_key(old.unit_id))
+            removed += 1
+    return removed

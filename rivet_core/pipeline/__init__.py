@@ -1,0 +1,1 @@
+"""The pipeline: a run's shared context (`run`), the per-unit loop (`unit`), prefetch, meta columns, publishing."""
