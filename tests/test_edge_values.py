@@ -5,6 +5,7 @@ the row and the `columns:` override that fixes it — value by value, both engin
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,9 @@ import yaml
 from conftest import MYSQL_URL, PG_URL, run_cli
 from e2e import data_files
 
+from rivet_core.errors import RivetError
 from rivet_core.sources.mysql import connect_args
+from rivet_core.writers import FormatOptions, RollingWriter
 
 FORMATS = ["parquet", "csv"]
 NINES_39 = "9" * 39
@@ -132,7 +135,9 @@ def test_pg_misshapen_array_fails_naming_the_column_and_string_override(
 @pytest.mark.pg
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(("ddl", "value"), [(d, v) for d, v, _, _ in PG_UNFIT] + [(d, v) for d, v, _ in PG_ARRAYS])
-def test_pg_string_override_writes_the_exact_text(pg_table: Any, tmp_path: Path, fmt: str, ddl: str, value: str) -> None:
+def test_pg_string_override_writes_the_exact_text(
+    pg_table: Any, tmp_path: Path, fmt: str, ddl: str, value: str
+) -> None:
     table = pg_table(ddl, value)
     code, stderr = run_export(tmp_path, "postgres", {"table": table, "columns": {"v": "string"}}, fmt)
     assert code == 0, stderr
@@ -245,3 +250,74 @@ def test_mysql_tinyint1_of_0_and_1_is_bool(my_table: Any, tmp_path: Path, fmt: s
     assert code == 0, stderr
     got = [r["v"] for r in written(tmp_path, fmt)]
     assert got == ([None, True, False] if fmt == "parquet" else ["", "true", "false"])
+
+
+def csv_text_of(value: Any, arrow_type: pa.DataType) -> str:
+    """What the CSV writer writes for a value read back from Parquet (README: Types, CSV)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, f".{arrow_type.scale}f")
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, dt.timedelta):
+        us = abs(value) // dt.timedelta(microseconds=1)
+        sign = "-" if value < dt.timedelta(0) else ""
+        clock = f"{us // 3_600_000_000:02d}:{us // 60_000_000 % 60:02d}:{us // 1_000_000 % 60:02d}"
+        return f"{sign}{clock}.{us % 1_000_000:06d}"
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+@pytest.mark.mysql
+def test_mysql_every_type_survives_the_csv_writer(tmp_path: Path) -> None:
+    """The type table of tests/test_mysql.py exported to CSV: every field is the text of the Parquet value."""
+    from test_mysql import TYPES
+
+    conn = mysql.connector.connect(**connect_args(MYSQL_URL, None))
+    table = f"edge_{uuid.uuid4().hex[:10]}"
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET NAMES utf8mb4")
+            cur.execute("SET SESSION sql_mode = '', time_zone = '+00:00'")
+            columns = ", ".join(f"{name} {ddl}" for name, ddl, _, _ in TYPES)
+            cur.execute(f"CREATE TABLE {table} (id INT PRIMARY KEY, {columns}) CHARSET utf8mb4")
+            for row in range(4):
+                values = [None if rows[row] is None else rows[row][0] for _, _, _, rows in TYPES]
+                cur.execute(f"INSERT INTO {table} VALUES (%s{', %s' * len(TYPES)})", (row + 1, *values))
+        conn.commit()
+        code, stderr = run_export(tmp_path, "mysql", {"table": table}, "csv")
+        assert code == 0, stderr
+        rows = written(tmp_path, "csv")
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.close()
+    mismatches = []
+    for name, _, arrow_type, expected in TYPES:
+        want = [csv_text_of(None if r is None else r[1], arrow_type) for r in expected]
+        got = [r[name] for r in rows]
+        if pa.types.is_floating(arrow_type):  # the shortest text that reads back as the same float
+            got = [g if g == "" else float(pa.scalar(float(g), arrow_type).as_py()) for g in got]  # type: ignore[misc]
+            want = [w if w == "" else float(w) for w in want]  # type: ignore[misc]
+        if got != want:
+            mismatches.append((name, got, want))
+    assert not mismatches, mismatches
+
+
+# -- the writer boundary ------------------------------------------------------------------------------------
+
+
+def test_a_polars_panic_in_the_writer_is_one_error_naming_the_column() -> None:
+    """Polars cannot import a decimal256 nested in a struct: its Rust panic (a BaseException) becomes a RivetError."""
+    wide = pa.array([{"x": Decimal(1)}], pa.struct([("x", pa.decimal256(40, 0))]))
+    batch = pa.record_batch({"id": pa.array([1]), "s": wide})
+    writer = RollingWriter(batch.schema, FormatOptions("csv", compression="none"), "p", lambda n: (n, io.BytesIO()))
+    with pytest.raises(RivetError, match=r"cannot write column 's' \(struct<x: decimal256\(40, 0\)>\) as csv"):
+        writer.write(batch)
+    writer.abort()
