@@ -300,11 +300,11 @@ def test_mysql_every_type_survives_the_csv_writer(tmp_path: Path) -> None:
         conn.close()
     mismatches = []
     for name, _, arrow_type, expected in TYPES:
-        want = [csv_text_of(None if r is None else r[1], arrow_type) for r in expected]
-        got = [r[name] for r in rows]
+        want: list[Any] = [csv_text_of(None if r is None else r[1], arrow_type) for r in expected]
+        got: list[Any] = [r[name] for r in rows]
         if pa.types.is_floating(arrow_type):  # the shortest text that reads back as the same float
-            got = [g if g == "" else float(pa.scalar(float(g), arrow_type).as_py()) for g in got]  # type: ignore[misc]
-            want = [w if w == "" else float(w) for w in want]  # type: ignore[misc]
+            got = [g if g == "" else pa.scalar(float(g), arrow_type).as_py() for g in got]
+            want = [w if w == "" else float(w) for w in want]
         if got != want:
             mismatches.append((name, got, want))
     assert not mismatches, mismatches
