@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Protocol, cast
+from typing import IO, Protocol, TypeVar, cast
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rivet_core.config import ExportConfig
 from rivet_core.destinations.base import Sink
+from rivet_core.errors import RivetError
 
 # Parquet codec names per config `compression` value, and levels per `compression_profile`.
 _PARQUET_CODECS = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "lz4": "lz4", "none": "none"}
+# What an encoder raises on a value it cannot write (besides a Rust panic); I/O errors are the destination's.
+_ENCODE_ERRORS = (pl.exceptions.PolarsError, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+_Tabular = TypeVar("_Tabular", pa.RecordBatch, pa.Table)
 PROFILE_LEVELS = {"fast": 1, "balanced": 3, "compact": 9}  # compression_profile → codec level
 DEFAULT_ROW_GROUP_ROWS = 122_880
 DEFAULT_ROW_GROUP_MB = 32
@@ -168,7 +175,7 @@ class CsvPart:
         self._schema = schema
 
     def write(self, batch: pa.RecordBatch) -> None:
-        frame = csv_frame(pl.from_arrow(batch))  # type: ignore[arg-type]
+        frame = csv_frame(pl.from_arrow(exact_decimals(batch)))  # type: ignore[arg-type]
         frame.write_csv(self._out, include_header=self._header, null_value="")
         self._header = False
 
@@ -178,18 +185,43 @@ class CsvPart:
 
     def close(self) -> None:
         if self._header:  # an empty part still gets its header line
-            csv_frame(pl.from_arrow(self._schema.empty_table())).write_csv(self._out, include_header=True)  # type: ignore[arg-type]
+            empty = exact_decimals(self._schema.empty_table())
+            csv_frame(pl.from_arrow(empty)).write_csv(self._out, include_header=True)  # type: ignore[arg-type]
         if self._encoded:
             self._out.close()
         self.sink.close()
 
 
+def exact_decimals(data: _Tabular) -> _Tabular:
+    """decimal256 columns (which Polars cannot import) as their exact digits, `-0.000…01` rather than `-1E-30`."""
+    wide = [i for i, f in enumerate(data.schema) if pa.types.is_decimal256(f.type)]
+    for i in wide:
+        field = data.schema.field(i)
+        data = data.set_column(i, field.name, decimal_text(data.column(i), field.type.scale))
+    return data
+
+
+def decimal_text(values: pa.Array | pa.ChunkedArray, scale: int) -> pa.Array | pa.ChunkedArray:
+    """Decimal values as fixed-point text with `scale` digits after the point (Arrow writes tiny ones as `1E-30`)."""
+    text = pc.cast(values, pa.string())
+    scientific = pc.match_substring(text, "E")
+    if scale == 0 or not pc.any(scientific).as_py():
+        return text
+    parts = pc.extract_regex(pc.if_else(scientific, text, pa.scalar("0E-0")), r"^(?P<sign>-?)(?P<digits>\d+)E-\d+$")
+    digits = pc.utf8_lpad(pc.struct_field(parts, "digits"), scale, "0")
+    fixed = pc.binary_join_element_wise(pc.struct_field(parts, "sign"), "0.", digits, "")
+    return pc.if_else(scientific, fixed, text)
+
+
 def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """Columns CSV cannot hold natively, as text: timestamps ISO-8601 with µs, lists as JSON, binary as hex."""
+    """Columns CSV cannot hold natively, as text: timestamps ISO-8601 with µs, lists as JSON, binary as hex,
+    durations as MySQL writes a TIME (`-838:59:59.000000`)."""
     exprs = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
-        if isinstance(dtype, pl.Datetime):
+        if isinstance(dtype, pl.Duration):
+            exprs.append(_duration_text(col).alias(name))
+        elif isinstance(dtype, pl.Datetime):
             fmt = "%Y-%m-%dT%H:%M:%S%.6f" + ("%:z" if dtype.time_zone else "")
             exprs.append(col.dt.to_string(fmt))
         elif isinstance(dtype, pl.Time):
@@ -200,6 +232,23 @@ def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
         elif dtype == pl.Binary:
             exprs.append(col.bin.encode("hex"))
     return frame.with_columns(exprs) if exprs else frame
+
+
+def _duration_text(col: pl.Expr) -> pl.Expr:
+    """`[-]H:MM:SS.ffffff` of a duration (MySQL TIME's own text form)."""
+    us = col.dt.total_microseconds()
+    size = us.abs()
+    pieces = [(size // 3_600_000_000).cast(pl.String).str.zfill(2)]
+    for unit in (60_000_000, 1_000_000):
+        pieces.append(((size // unit) % 60).cast(pl.String).str.zfill(2))
+    clock = pl.concat_str(pieces, separator=":")
+    text = pl.concat_str([pl.when(us < 0).then(pl.lit("-")).otherwise(pl.lit("")), clock, pl.lit(".")])
+    return pl.concat_str([text, (size % 1_000_000).cast(pl.String).str.zfill(6)])
+
+
+def _encoder_failed(exc: BaseException) -> bool:
+    """An error of Polars/Arrow on a value, or a Rust panic (`pyo3_runtime.PanicException`, a BaseException)."""
+    return isinstance(exc, _ENCODE_ERRORS) or type(exc).__name__ == "PanicException"
 
 
 @dataclass
@@ -227,10 +276,12 @@ class RollingWriter:
         if self._part is None:
             self._open()
         elif self._should_roll(batch):
-            self._close_part()
+            with self._boundary(None):
+                self._close_part()
             self._open()
         assert self._part is not None
-        self._part.write(batch)
+        with self._boundary(batch):
+            self._part.write(batch)
         self._part_rows += batch.num_rows
         self._part_arrow += batch.nbytes
         self.rows += batch.num_rows
@@ -270,15 +321,46 @@ class RollingWriter:
         if self._part is None and write_empty and not self.parts:
             self._open()
         if self._part is not None:
-            self._close_part()
+            with self._boundary(None):
+                self._close_part()
         return self.parts
+
+    @contextmanager
+    def _boundary(self, batch: pa.RecordBatch | None) -> Iterator[None]:
+        """A value Polars/Arrow cannot encode (an Arrow error, or a Rust panic: a BaseException) as one
+        RivetError naming the column when it can be found; the caller aborts the unit, nothing is visible."""
+        try:
+            yield
+        except BaseException as exc:
+            if not _encoder_failed(exc):
+                raise
+            where = self._failing_column(batch) if batch is not None else None
+            line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise RivetError(f"cannot write {where or 'a batch'} as {self.options.format}: {line}") from None
+
+    def _failing_column(self, batch: pa.RecordBatch) -> str | None:
+        """`column 'x' (type)`: the first column that fails alone, written to memory (only on the error path)."""
+        cls = ParquetPart if self.options.format == "parquet" else CsvPart
+        for column in batch.schema:
+            one = pa.record_batch([batch.column(column.name)], schema=pa.schema([column]))
+            try:
+                part = cls(HashingSink(io.BytesIO()), one.schema, self.options)
+                part.write(one)
+                part.close()
+            except BaseException as exc:
+                if not _encoder_failed(exc):
+                    raise
+                return f"column {column.name!r} ({column.type})"
+        return None
 
     def abort(self) -> None:
         """Close the open part without recording it (its temp object is removed by the caller)."""
         if self._part is not None:
             try:
                 self._part.close()  # finishes the encoder too, so nothing writes to a closed file later
-            except Exception:
+            except BaseException as exc:
+                if not (isinstance(exc, Exception) or _encoder_failed(exc)):
+                    raise
                 self._part.sink.close()
             finally:
                 self._part = None

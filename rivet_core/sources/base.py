@@ -154,6 +154,17 @@ class Snapshot(ABC):
             return SourceError(f"{self.source.engine}: statement cancelled ({line})", transient=True)
         return self.source.error(exc)
 
+    def key_columns(self, query: Query, slc: Slice) -> list[str]:
+        """The columns that identify a row in an error message: the slice's key, else the table's primary key."""
+        if slc.column:
+            return [slc.column]
+        if query.table is None:
+            return []
+        try:
+            return self.source.primary_key(query.table)
+        except SourceError:  # only a message depends on it
+            return []
+
     def check_cancelled(self) -> None:
         """Raise when `cancel()` was called: a stream that ended after a cancel is incomplete."""
         if self.cancelled:

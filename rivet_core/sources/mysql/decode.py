@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rivet_core.errors import SourceError
+from rivet_core.sources.checks import BadValue, bad_value_error, checked, decimal_from_text, first_failing, row_location
 from rivet_core.sources.types import ColumnPlan, target_schema
 
 log = logging.getLogger("rivet")
@@ -63,8 +63,10 @@ def pieces(
 class BatchDecoder:
     """Raw text-protocol rows → one typed Arrow batch: one struct conversion, then a vectorised cast per column."""
 
-    def __init__(self, plans: list[ColumnPlan], zero_dates: ZeroDates) -> None:
+    def __init__(self, plans: list[ColumnPlan], zero_dates: ZeroDates, keys: Callable[[], list[str]]) -> None:
         self.plans = plans
+        self.keys = keys  # the columns naming a row in an error (asked only when a value does not fit)
+        self.seen = 0
         self.schema = target_schema(plans)
         self.zero_dates = zero_dates
         # Raw bytes throughout: converting to binary is ~40% cheaper than to string, and the vectorised
@@ -76,32 +78,33 @@ class BatchDecoder:
         return pa.array(rows, self.row_type)
 
     def __call__(self, pieces: list[pa.StructArray]) -> pa.RecordBatch:
+        """One typed batch; a value that does not fit fails naming its column, row and the override to set."""
         raw = pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
-        arrays = [self.column(plan, col) for plan, col in zip(self.plans, raw.flatten(), strict=True)]
+        columns = raw.flatten()
+        try:
+            arrays = [self.column(i, p, col) for i, (p, col) in enumerate(zip(self.plans, columns, strict=True))]
+        except BadValue as bad:
+            named = {p.name: col for p, col in zip(self.plans, columns, strict=True)}
+            where = row_location(named, bad.index, self.seen, self.keys())
+            raise bad_value_error("mysql", self.plans, bad, where) from None
+        self.seen += len(raw)
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
-    def column(self, plan: ColumnPlan, raw: pa.Array) -> pa.Array:
-        """One column's text values as `plan.arrow_type`; a value that does not fit names the column."""
+    def column(self, index: int, plan: ColumnPlan, raw: pa.Array) -> pa.Array:
+        """One column's text values as `plan.arrow_type`; a value that does not fit is a `checks.BadValue`."""
         target = plan.arrow_type
+        if pa.types.is_binary(target):
+            return raw
         try:
-            if pa.types.is_binary(target):
-                return raw
             raw = raw.cast(pa.string())
-            if pa.types.is_string(target):
-                return raw
-            if pa.types.is_boolean(target):
-                return pc.not_equal(pc.cast(raw, pa.int64()), 0)
-            if pa.types.is_date(target) or pa.types.is_timestamp(target):
-                return self.dates(plan.name, raw, target)
-            if pa.types.is_duration(target) or pa.types.is_time(target):
-                return time_values(raw, target)
-            return pc.cast(raw, target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            wider = f"decimal(65,{target.scale})" if pa.types.is_decimal(target) else "string"
-            raise SourceError(
-                f"mysql: column {plan.name!r} ({plan.source_type}) cannot be written as {target}: {exc}; "
-                f"set its type under `columns:` (e.g. `{plan.name}: {wider}`)"
-            ) from None
+        except pa.ArrowInvalid:
+            raise BadValue(index, first_failing(raw, lambda r: r.cast(pa.string())), "not UTF-8", ["binary"]) from None
+        if pa.types.is_string(target):
+            return raw
+        if pa.types.is_date(target) or pa.types.is_timestamp(target):
+            return checked(index, plan, raw, lambda text: self.dates(plan.name, text, target))
+        tinyint_bool = pa.types.is_boolean(target) and plan.source_type.lower().startswith("tinyint")
+        return checked(index, plan, raw, _converter(plan), ["int8"] if tinyint_bool else ["string"])
 
     def dates(self, name: str, raw: pa.Array, target: pa.DataType) -> pa.Array:
         """Dates/datetimes; zero dates become NULL and are counted (the fast cast is tried first)."""
@@ -113,6 +116,31 @@ class BatchDecoder:
             self.zero_dates.add(name, pc.sum(zero).as_py() or 0)
             out = pc.cast(pc.if_else(zero, pa.scalar(None, raw.type), raw), naive)
         return out if naive == target else out.cast(target)
+
+
+def _converter(plan: ColumnPlan) -> Callable[[pa.Array], pa.Array]:
+    """The vectorised text → `plan.arrow_type` conversion of one column (dates aside)."""
+    target = plan.arrow_type
+    if pa.types.is_boolean(target):
+        return _tinyint_bool if plan.source_type.lower().startswith("tinyint") else _bool
+    if pa.types.is_duration(target) or pa.types.is_time(target):
+        return lambda text: time_values(text, target)
+    if pa.types.is_decimal(target):
+        return lambda text: decimal_from_text(text, target)
+    return lambda text: pc.cast(text, target)
+
+
+def _bool(text: pa.Array) -> pa.Array:
+    return pc.not_equal(pc.cast(text, pa.int64()), 0)
+
+
+def _tinyint_bool(text: pa.Array) -> pa.Array:
+    """TINYINT(1) as bool only while every value is 0 or 1: any other value fails (README: Types)."""
+    ints = pc.cast(text, pa.int8())
+    extremes = pc.min_max(ints)
+    if extremes["min"].as_py() is not None and (extremes["min"].as_py() < 0 or extremes["max"].as_py() > 1):
+        raise pa.ArrowInvalid("TINYINT(1) holding a value other than 0 or 1 is not a bool")
+    return pc.not_equal(ints, 0)
 
 
 def time_values(raw: pa.Array, target: pa.DataType) -> pa.Array:

@@ -134,7 +134,7 @@ class MySQLSnapshot(Snapshot):
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
         statement, _ = sql.select(self, query, slc, exprs)  # bounds quoted in the text (`placeholder`)
         statement = _without_statement_timeout(statement, self.conn)
-        decode = BatchDecoder(plans, self.zero_dates)
+        decode = BatchDecoder(plans, self.zero_dates, lambda: self.key_columns(query, slc))
         throttle = self.source.tuning.throttle_ms / 1000
         finished = False
         with self._lock:

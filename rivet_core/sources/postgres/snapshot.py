@@ -25,11 +25,13 @@ import pyarrow as pa
 from psycopg import sql as pgsql
 
 from rivet_core.config import Tuning
+from rivet_core.errors import SourceError
 from rivet_core.slices import Slice
 from rivet_core.sources import sql
 from rivet_core.sources.base import Query, Snapshot
+from rivet_core.sources.checks import BadValue, bad_value_error, row_location
 from rivet_core.sources.postgres.connection import quote_ident
-from rivet_core.sources.postgres.types import PgDescribed, finish_batch, pg_plan
+from rivet_core.sources.postgres.types import ARRAY_SHAPE, PgDescribed, finish_batch, pg_plan
 from rivet_core.sources.types import ColumnPlan, target_schema
 
 if TYPE_CHECKING:
@@ -136,13 +138,13 @@ class PgSnapshot(Snapshot):
                 types = {int(r[0]): r[1:] for r in cur.fetchall()}
         except psycopg.Error as exc:
             raise self.error(exc) from None
-        plans = []
+        plans: list[ColumnPlan] = []
         for d in desc:
             typname, typtype, elem = types[d.type_code]
             self._types[d.name] = typname
             described = PgDescribed(d.name, typname, typtype, elem, d.precision, d.scale)
             quoted = f"{sql.ALIAS}.{quote_ident(d.name)}"
-            plans.append(pg_plan(described, quoted, overrides.get(d.name), path))
+            plans.append(pg_plan(described, quoted, overrides.get(d.name), path, len(plans)))
         return plans
 
     def _bind(self, cur: Any, params: list[Any]) -> None:
@@ -160,7 +162,9 @@ class PgSnapshot(Snapshot):
         return pgsql.Literal(value).as_string(self.control)
 
     @contextmanager
-    def _statement(self, statement: str, params: list[Any], unbounded: bool = False) -> Iterator[Any]:
+    def _statement(
+        self, statement: str, params: list[Any], unbounded: bool = False, plans: list[ColumnPlan] | None = None
+    ) -> Iterator[Any]:
         """An executed ADBC cursor (bounds bound first); a driver error drops the connection and is redacted.
 
         `unbounded` lifts statement_timeout for the data COPY, whose length is the stream's (throttling makes
@@ -177,6 +181,9 @@ class PgSnapshot(Snapshot):
                 yield cur
             except (adbc.Error, OSError) as exc:  # a failure while streaming surfaces from Arrow as OSError
                 self._drop_reader(cur)
+                shape = ARRAY_SHAPE.search(str(exc)) if plans else None
+                if shape and plans:
+                    raise _array_shape_error(plans[int(shape[1])], shape[2]) from None
                 raise self.error(exc) from None
             finally:
                 with suppress(adbc.Error):
@@ -193,10 +200,18 @@ class PgSnapshot(Snapshot):
         statement, params = sql.select(self, query, slc, exprs)
         schema = target_schema(plans)
         throttle = self.source.tuning.throttle_ms / 1000
-        with self._statement(statement, params, unbounded=True) as cur:
+        seen = 0
+        with self._statement(statement, params, unbounded=True, plans=plans) as cur:
             for raw in cur.fetch_record_batch():
                 for offset in range(0, raw.num_rows, batch_size):
-                    yield finish_batch(raw.slice(offset, batch_size), plans, schema)
+                    piece = raw.slice(offset, batch_size)
+                    try:
+                        yield finish_batch(piece, plans, schema)
+                    except BadValue as bad:
+                        columns = dict(zip(piece.schema.names, piece.columns, strict=True))
+                        where = row_location(columns, bad.index, seen, self.key_columns(query, slc))
+                        raise bad_value_error("postgres", plans, bad, where) from None
+                    seen += piece.num_rows
                     if throttle:
                         time.sleep(throttle)
         self.check_cancelled()
@@ -216,6 +231,15 @@ class PgSnapshot(Snapshot):
                     conn.execute("SELECT pg_cancel_backend(%s)", (pid,), binary=True)
             except Exception as exc:  # the watchdog must not die on a failed cancel
                 log.debug("postgres: cancel of backend %s failed: %s", pid, exc)
+
+
+def _array_shape_error(plan: ColumnPlan, dims: str) -> SourceError:
+    """A multi-dimensional or non-1-based array, which a list would flatten or re-base: one clear line."""
+    return SourceError(
+        f"postgres: column {plan.name!r} ({plan.source_type.removeprefix('_')}[]) holds an array with bounds {dims}"
+        " (several dimensions or a lower bound other than 1), which a list would flatten or re-base; set"
+        f" `columns: {{{plan.name}: string}}` to write its exact text form"
+    )
 
 
 def _as_text(value: Any) -> str:

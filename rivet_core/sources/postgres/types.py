@@ -1,17 +1,21 @@
 """Postgres type → Arrow type mapping (README: Types), and the per-batch casts that finish it.
 
 `finish_batch` applies the few casts that must happen client-side (numeric text → decimal, `columns:`
-overrides) and drops driver metadata.
+overrides), checks every value fits (`checks.py`) and drops driver metadata. Arrays that a list cannot hold
+(several dimensions, a lower bound other than 1) fail on the server: `ARRAY_SHAPE` marks that error.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from rivet_core.config import decimal_type
+from rivet_core.sources.checks import checked, decimal_from_text
 from rivet_core.sources.types import DATE_MAX, DATE_MIN, TS_MAX, TS_MIN, ColumnPlan, UnmappedColumn
 
 _PG_SCALARS: dict[str, pa.DataType] = {
@@ -34,6 +38,8 @@ _PG_SCALARS: dict[str, pa.DataType] = {
 # Element types an array may have and still be read natively as a list; other arrays are read as text[].
 _PG_ARRAY_ELEMENTS = {"bool", "int2", "int4", "int8", "float4", "float8", "text", "varchar", "bpchar"}
 _PG_TEXT_NAMES = {"json": "json", "jsonb": "jsonb", "uuid": "uuid", "interval": "interval"}
+# The text of the server error a multi-dimensional or non-1-based array raises: `rivet-array-shape #<col> <dims>`.
+ARRAY_SHAPE = re.compile(r"rivet-array-shape #(\d+) ([^\s\"]+)")
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,9 @@ class PgDescribed:
     scale: int | None
 
 
-def pg_plan(col: PgDescribed, quoted: str, override: pa.DataType | None, path: str) -> ColumnPlan:
-    """The ColumnPlan of one Postgres column; `quoted` is the column reference in the wrapped query."""
+def pg_plan(col: PgDescribed, quoted: str, override: pa.DataType | None, path: str, index: int = 0) -> ColumnPlan:
+    """The ColumnPlan of one Postgres column; `quoted` is the column reference in the wrapped query (the
+    `index`-th column: a misshapen array's error names it)."""
     name, typ = col.name, col.typname
     if override is not None:
         return ColumnPlan(name, typ, f"{quoted}::text", override, cast=True)
@@ -71,21 +78,43 @@ def pg_plan(col: PgDescribed, quoted: str, override: pa.DataType | None, path: s
         return ColumnPlan(name, typ, quoted, _PG_SCALARS[typ])
     if col.elem_typname is not None:
         if col.elem_typname in _PG_ARRAY_ELEMENTS:
-            return ColumnPlan(name, typ, quoted, pa.list_(_PG_SCALARS[col.elem_typname]))
-        return ColumnPlan(name, typ, f"{quoted}::text[]", pa.list_(pa.string()))
+            return ColumnPlan(name, typ, _one_based(quoted, index, typ), pa.list_(_PG_SCALARS[col.elem_typname]))
+        return ColumnPlan(name, typ, _one_based(f"{quoted}::text[]", index, "_text"), pa.list_(pa.string()))
     # json, jsonb, uuid, interval (ISO-8601 via intervalstyle), enums and every other type: their text form.
     source_type = _PG_TEXT_NAMES.get(typ, "enum" if col.typtype == "e" else typ)
     return ColumnPlan(name, source_type, f"{quoted}::text", pa.string())
 
 
+def _one_based(expr: str, index: int, array_type: str) -> str:
+    """`expr` (an array) unless it has several dimensions or a lower bound other than 1: then a server error
+    that `ARRAY_SHAPE` recognises (a list would flatten it or lose its bounds)."""
+    shape = f"array_ndims({expr}) > 1 OR array_lower({expr}, 1) <> 1"
+    fail = f"('rivet-array-shape #{index} ' || array_dims({expr}))::{array_type}"
+    return f"CASE WHEN {shape} THEN {fail} ELSE {expr} END"
+
+
 def finish_batch(batch: pa.RecordBatch, plans: list[ColumnPlan], schema: pa.Schema) -> pa.RecordBatch:
-    """Apply client-side casts (text/opaque → decimal or override type) and normalise to `schema`."""
+    """Apply client-side casts (text/opaque → decimal or override type), check every value fits its type
+    (a `checks.BadValue` names the first that does not) and normalise to `schema`."""
     arrays = []
-    for array, plan in zip(batch.columns, plans, strict=True):
+    for index, (array, plan) in enumerate(zip(batch.columns, plans, strict=True)):
+        if isinstance(array, pa.ExtensionArray):
+            array = array.storage
         if plan.cast:
-            storage = array.storage if isinstance(array, pa.ExtensionArray) else array
-            array = pc.cast(storage, plan.arrow_type)
+            array = checked(index, plan, array, _caster(plan.arrow_type))
         elif array.type != plan.arrow_type:
-            array = array.storage if isinstance(array, pa.ExtensionArray) else array.cast(plan.arrow_type)
+            array = array.cast(plan.arrow_type)
+        if pa.types.is_temporal(plan.arrow_type) and not plan.cast:
+            array = checked(index, plan, array, _same)
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _caster(target: pa.DataType) -> Callable[[pa.Array], pa.Array]:
+    if pa.types.is_decimal(target):
+        return lambda text: decimal_from_text(text, target)
+    return lambda text: pc.cast(text, target)
+
+
+def _same(array: pa.Array) -> pa.Array:
+    return array
