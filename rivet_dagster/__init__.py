@@ -1,5 +1,6 @@
 """rivet on Dagster: exports of a rivet.yaml as assets run by `RivetResource`, described by `RivetTranslator`."""
 
+import rivet_dagster._requires_dagster  # noqa: F401  (first: a CLI-only install gets the `pip install` line)
 from rivet_dagster.asset_decorator import build_rivet_asset_specs, build_rivet_source_specs, rivet_assets
 from rivet_dagster.assets import build_definitions
 from rivet_dagster.io_managers import RivetGcsIOManager, RivetIOManager, RivetLocalIOManager, RivetS3IOManager

@@ -21,9 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from dagster import AssetKey, ConfigurableIOManager, Failure, InputContext, OutputContext
-from dagster_aws.s3 import S3Resource
-from dagster_gcp import GCSResource
+from dagster import AssetKey, ConfigurableIOManager, ConfigurableResource, Failure, InputContext, OutputContext
 from pydantic import Field
 
 from rivet_dagster._engine import (
@@ -40,6 +38,7 @@ from rivet_dagster._engine import (
     write_asset_frames,
 )
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY
+from rivet_dagster.extras import store_client
 
 
 class RivetIOManager(ConfigurableIOManager):
@@ -152,7 +151,7 @@ class _ObjectStoreFields(RivetIOManager):
 class RivetS3IOManager(_ObjectStoreFields):
     """Non-export assets go to `s3://<bucket>/<prefix>/<asset key path>/`; all S3 calls through `s3` when given."""
 
-    s3: S3Resource | None = Field(default=None, description="dagster-aws S3Resource whose client does all S3 calls.")
+    s3: ConfigurableResource | None = Field(default=None, description="dagster-aws S3Resource doing all S3 calls.")
     region: str | None = None
     access_key_env: str | None = Field(default=None, description="Environment variable holding the access key id.")
     secret_key_env: str | None = Field(default=None, description="Environment variable holding the secret key.")
@@ -168,13 +167,13 @@ class RivetS3IOManager(_ObjectStoreFields):
         )  # fmt: skip
 
     def store_client(self) -> Any:
-        return self.s3.get_client() if self.s3 else None
+        return store_client(self.s3, "RivetS3IOManager.s3", "s3")
 
 
 class RivetGcsIOManager(_ObjectStoreFields):
     """Non-export assets go to `gs://<bucket>/<prefix>/<asset key path>/`; all GCS calls through `gcs` when given."""
 
-    gcs: GCSResource | None = Field(default=None, description="dagster-gcp GCSResource whose client does all calls.")
+    gcs: ConfigurableResource | None = Field(default=None, description="dagster-gcp GCSResource doing all calls.")
     credentials_file: str | None = Field(default=None, description="google-auth JSON file (relative to the config).")
 
     def destination_for(self, key: AssetKey) -> DestinationConfig:
@@ -184,7 +183,7 @@ class RivetGcsIOManager(_ObjectStoreFields):
         )  # fmt: skip
 
     def store_client(self) -> Any:
-        return self.gcs.get_client() if self.gcs else None
+        return store_client(self.gcs, "RivetGcsIOManager.gcs", "gcs")
 
 
 def io_manager_for(kind: str, config_path: str) -> RivetIOManager:

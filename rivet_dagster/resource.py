@@ -22,8 +22,6 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
 )
-from dagster_aws.s3 import S3Resource
-from dagster_gcp import GCSResource
 from pydantic import Field
 
 from rivet_dagster._engine import (
@@ -38,6 +36,7 @@ from rivet_dagster._engine import (
 )
 from rivet_dagster.checks import check_results, gate_failed
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY, NOTIFIED_METADATA_KEY
+from rivet_dagster.extras import store_client
 
 
 @dataclass(frozen=True)
@@ -63,15 +62,20 @@ def partition_metadata(export: ExportConfig, result: ExportResult, keys: list[st
 class RivetResource(ConfigurableResource):
     """Runs rivet exports for Dagster assets; a given S3Resource / GCSResource does all their object-store calls."""
 
-    s3: S3Resource | None = Field(default=None, description="dagster-aws S3Resource whose client exports use.")
-    gcs: GCSResource | None = Field(default=None, description="dagster-gcp GCSResource whose client exports use.")
+    # Typed as any resource so that dagster-aws / dagster-gcp stay optional (the `s3` / `gcs` extras).
+    s3: ConfigurableResource | None = Field(
+        default=None, description="dagster-aws S3Resource whose client exports use."
+    )
+    gcs: ConfigurableResource | None = Field(
+        default=None, description="dagster-gcp GCSResource whose client exports use."
+    )
 
     def store_client(self, kind: str) -> Any:
         """The client of the resource given for a destination kind; None: rivet builds its own."""
-        if kind == "s3" and self.s3 is not None:
-            return self.s3.get_client()
-        if kind == "gcs" and self.gcs is not None:
-            return self.gcs.get_client()
+        if kind == "s3":
+            return store_client(self.s3, "RivetResource.s3", "s3")
+        if kind == "gcs":
+            return store_client(self.gcs, "RivetResource.gcs", "gcs")
         return None
 
     def run(self, context: AssetExecutionContext) -> Iterator[MaterializeResult | AssetCheckResult]:
