@@ -8,12 +8,16 @@ touches this module alone.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import polars as pl
 from dagster import DagsterLogManager, Failure, MetadataValue, TableColumn, TableSchema
@@ -31,10 +35,11 @@ from rivet_core.config import (
     parse_file_size,
 )
 from rivet_core.destinations import open_destination
-from rivet_core.engine import ExportResult, RunOptions, chunk_keys, run_export, write_frames
+from rivet_core.engine import ExportJob, ExportResult, RunOptions, chunk_keys, write_frames
 from rivet_core.errors import ConfigError, RivetError
 from rivet_core.notify import notify
 from rivet_core.quality import GateResult
+from rivet_core.scaffold import scaffold
 from rivet_core.scan import current_units, scan
 from rivet_core.slices import WINDOW_FORMATS, chunk_key
 from rivet_core.state import StateStore
@@ -51,6 +56,7 @@ __all__ = [
     "ExportResult",
     "GateResult",
     "RivetError",
+    "StateStore",
     "UnitNumbers",
     "chunk_keys",
     "committed_units",
@@ -65,6 +71,9 @@ __all__ = [
     "result_metadata",
     "rivet_step",
     "s3_destination",
+    "scaffold",
+    "source_database",
+    "state_store",
     "write_asset_frames",
 ]
 
@@ -112,6 +121,7 @@ def execute(
     validate: bool,
     reconcile: bool,
     store_client: Any,
+    state: StateStore,
 ) -> ExportResult:
     """Run one export: all of it, or the windows / chunks of a partitioned step."""
     options = RunOptions(validate=validate, reconcile=reconcile, store_client=store_client)
@@ -119,7 +129,46 @@ def execute(
         options.windows = list(partition_keys)
     elif partition_keys:
         options.chunks = list(partition_keys)
-    return run_export(config, export.name, options)
+    return ExportJob(config, export, options, state=state).run()
+
+
+def default_state_dir(config_path: Path) -> Path:
+    """`$DAGSTER_HOME/rivet/<config id>/`, else `$XDG_STATE_HOME` (`~/.local/state`)`/rivet/<config id>/`.
+
+    One folder per rivet.yaml (its folder and file name plus a hash of its absolute path), so two configs with
+    exports of the same name keep apart, and none is written into the code location's package.
+    """
+    digest = hashlib.sha256(str(config_path.resolve()).encode()).hexdigest()[:10]
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{config_path.parent.name}-{config_path.stem}-{digest}")
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        return Path(home) / "rivet" / name
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "rivet" / name
+
+
+def state_store(config_path: Path, state_url: str | None) -> StateStore:
+    """The state store of a Dagster run (docs/state.md): $RIVET_STATE_URL, else `state_url` (a postgres URL
+    or a folder), else `default_state_dir`."""
+    if os.environ.get("RIVET_STATE_URL"):
+        return StateStore.open(config_path.parent)
+    if state_url and state_url.startswith(("postgres://", "postgresql://")):
+        return StateStore.open(config_path.parent, env={"RIVET_STATE_URL": state_url})
+    folder = Path(state_url.removeprefix("file://")) if state_url else default_state_dir(config_path)
+    if not folder.is_absolute():
+        folder = config_path.parent / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    return StateStore.open(folder)
+
+
+def source_database(config: Config) -> str | None:
+    """The source's database name when the config says it without a connection (None: not known at load)."""
+    if config.source.database:
+        return config.source.database
+    try:
+        url = config.source.resolve_url(config.base_dir)
+    except ConfigError:
+        return None  # url_env unset where definitions load (CI listing assets): the key omits it
+    return unquote(urlsplit(url).path.lstrip("/")).split("/")[0] or None
 
 
 def result_metadata(result: ExportResult) -> dict[str, Any]:
@@ -179,7 +228,7 @@ class Committed:
 
 
 def load_committed(
-    config: Config,
+    base_dir: Path,
     target: DestinationConfig,
     name: str,
     *,
@@ -190,7 +239,7 @@ def load_committed(
     client: Any,
 ) -> Committed:
     """A LazyFrame over an export's or asset's committed files (of the given partitions of an export)."""
-    dest = open_destination(target, name, table, "", dt.datetime.now(dt.UTC), config.base_dir, client).destination
+    dest = open_destination(target, name, table, "", dt.datetime.now(dt.UTC), base_dir, client).destination
     units = current_units(dest, name, export is not None and export.mode == "incremental")
     if export is not None and partitions is not None:
         wanted = set(partitions)
@@ -208,11 +257,12 @@ def write_asset_frames(
     compression: str,
     max_file_size: str | None,
     client: Any,
+    state: StateStore,
 ) -> ExportResult:
     """Commit another asset's frames as one unit through rivet's writer and commit protocol."""
     size = parse_file_size(max_file_size) if max_file_size else None
     options = FormatOptions(fmt, compression if fmt == "parquet" else "none", max_file_size=size)
-    return write_frames(frames, target, name, options, base_dir, StateStore.open(base_dir), client)
+    return write_frames(frames, target, name, options, base_dir, state, client)
 
 
 def notify_failure(config: Config, steps: str, run_id: str, error: str) -> None:

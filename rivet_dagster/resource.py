@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -33,6 +34,7 @@ from rivet_dagster._engine import (
     load_config,
     result_metadata,
     rivet_step,
+    state_store,
 )
 from rivet_dagster.checks import check_results, gate_failed
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY, NOTIFIED_METADATA_KEY
@@ -42,6 +44,7 @@ from rivet_dagster.extras import store_client
 @dataclass(frozen=True)
 class _Selected:
     key: AssetKey
+    path: Path
     config: Config
     export: ExportConfig
 
@@ -68,6 +71,12 @@ class RivetResource(ConfigurableResource):
     )
     gcs: ConfigurableResource | None = Field(
         default=None, description="dagster-gcp GCSResource whose client exports use."
+    )
+
+    state_url: str | None = Field(
+        default=None,
+        description="Where rivet keeps its state: a postgres URL or a folder (default $DAGSTER_HOME/rivet/<config>/;"
+        " $RIVET_STATE_URL wins).",
     )
 
     def store_client(self, kind: str) -> Any:
@@ -102,6 +111,7 @@ class RivetResource(ConfigurableResource):
             result = execute(
                 item.config, item.export, keys, validate="validate" in checks, reconcile="reconcile" in checks,
                 store_client=self.store_client(item.export.destination.type),
+                state=state_store(item.path, self.state_url),
             )  # fmt: skip
         if result.status != "failed":
             for partition, metadata in partition_metadata(item.export, result, keys).items():
@@ -128,7 +138,7 @@ def _selection(context: AssetExecutionContext) -> list[_Selected]:
         if path not in configs:
             configs[path] = load_config(path)
         config = configs[path]
-        out.append(_Selected(key, config, config.export(str(metadata[EXPORT_METADATA_KEY]))))
+        out.append(_Selected(key, Path(path), config, config.export(str(metadata[EXPORT_METADATA_KEY]))))
     return out
 
 
