@@ -130,7 +130,7 @@ def test_dg_lists_scaffolds_checks_and_launches_postgres_and_mysql_side_by_side(
                         "format": "parquet",
                         "destination": {"type": "local", "path": "./out"},
                     }
-                ],  # fmt: skip
+                ],
             }
         )
     )
@@ -187,11 +187,9 @@ def test_two_postgres_databases_with_the_same_table_names_share_one_definitions(
     for side, url in (("a", PG_URL), ("b", second_database)):
         folder = tmp_path / side
         folder.mkdir()
-        doc = {
-            "source": {"type": "postgres", "url": url},
-            "exports": [{"name": "orders", "table": pg_orders, "format": "csv", "destination": {"type": "local", "path": "./out"},
-                         "dagster": {"key_prefix": [side]}}],
-        }  # fmt: skip
+        export = {"name": "orders", "table": pg_orders, "format": "csv", "dagster": {"key_prefix": [side]}}
+        export["destination"] = {"type": "local", "path": "./out"}
+        doc = {"source": {"type": "postgres", "url": url}, "exports": [export]}
         (folder / "rivet.yaml").write_text(yaml.safe_dump(doc))
         configs.append(folder / "rivet.yaml")
     defs = Definitions.merge(*(build_definitions(c) for c in configs))
