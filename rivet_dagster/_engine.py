@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import logging
 import os
+import pickle
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +58,7 @@ __all__ = [
     "DagsterConfig",
     "DestinationConfig",
     "ExportConfig",
+    "ExportRequest",
     "ExportResult",
     "GateResult",
     "RivetError",
@@ -113,23 +119,83 @@ def gate_results(result: ExportResult) -> list[GateResult]:
     return [GateResult(**g) for g in result.gates]
 
 
-def execute(
-    config: Config,
-    export: ExportConfig,
-    partition_keys: Sequence[str],
-    *,
-    validate: bool,
-    reconcile: bool,
-    store_client: Any,
-    state: StateStore,
-) -> ExportResult:
-    """Run one export: all of it, or the windows / chunks of a partitioned step."""
-    options = RunOptions(validate=validate, reconcile=reconcile, store_client=store_client)
-    if partition_keys and export.mode == "time_window":
-        options.windows = list(partition_keys)
-    elif partition_keys:
-        options.chunks = list(partition_keys)
-    return ExportJob(config, export, options, state=state).run()
+@dataclass(frozen=True)
+class ExportRequest:
+    """One export run as Dagster asks for it; picklable, so a worker process can run it (rivet_dagster/_worker.py)."""
+
+    config: Config
+    export: str
+    partition_keys: tuple[str, ...]
+    validate: bool
+    reconcile: bool
+    config_path: Path
+    state_url: str | None
+
+
+def run_request(request: ExportRequest, store_client: Any = None) -> ExportResult:
+    """Run the request's export in this process."""
+    export = request.config.export(request.export)
+    options = RunOptions(validate=request.validate, reconcile=request.reconcile, store_client=store_client)
+    if request.partition_keys and export.mode == "time_window":
+        options.windows = list(request.partition_keys)
+    elif request.partition_keys:
+        options.chunks = list(request.partition_keys)
+    state = state_store(request.config_path, request.state_url)
+    return ExportJob(request.config, export, options, state=state).run()
+
+
+def mysql_driver_loads() -> bool:
+    """Whether mysql-connector's C extension is, or can still be, loaded in this process."""
+    try:
+        importlib.import_module("_mysql_connector")
+    except ImportError:
+        return False
+    return True
+
+
+# The worker's first import is rivet_core, which loads the MySQL C extension before anything imports pyarrow.
+BOOTSTRAP = "import rivet_core; from rivet_dagster._worker import main; main()"
+
+
+def run_in_worker(request: ExportRequest) -> ExportResult:
+    """Run the request in a fresh interpreter (rivet_dagster/_worker.py), re-logging its lines here."""
+    log = logging.getLogger("rivet")
+    with tempfile.TemporaryDirectory(prefix="rivet-worker-") as tmp:
+        request_file, result_file = Path(tmp, "request.pickle"), Path(tmp, "result.pickle")
+        with request_file.open("wb") as f:
+            pickle.dump(request, f)
+        cmd = [sys.executable, "-c", BOOTSTRAP, str(request_file), str(result_file)]
+        with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) as proc:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                level, sep, message = line.rstrip("\n").partition("\t")
+                if sep and level.isdigit():
+                    log.log(int(level), message)
+                else:
+                    log.warning(line.rstrip("\n"))
+        if proc.returncode != 0 or not result_file.exists():
+            raise RivetError(f"{request.export}: the MySQL export worker exited with {proc.returncode}")
+        with result_file.open("rb") as f:
+            result: ExportResult = pickle.load(f)
+    return result
+
+
+def execute(request: ExportRequest, *, store_client: Any) -> ExportResult:
+    """Run one export: all of it, or the windows / chunks of a partitioned step.
+
+    A MySQL export runs in a worker process when this process can no longer load the MySQL C extension
+    (README "Dagster": import order); a given object-store client stays in this process, so the worker builds
+    its own from the rivet.yaml destination.
+    """
+    if request.config.source.type == "mysql" and not mysql_driver_loads():
+        if store_client is not None:
+            logging.getLogger("rivet").warning(
+                "%s: runs in a worker process (MySQL driver); it uses the rivet.yaml destination's credentials, "
+                "not the Dagster resource's client",
+                request.export,
+            )
+        return run_in_worker(request)
+    return run_request(request, store_client)
 
 
 def default_state_dir(config_path: Path) -> Path:

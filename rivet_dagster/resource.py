@@ -28,13 +28,13 @@ from pydantic import Field
 from rivet_dagster._engine import (
     Config,
     ExportConfig,
+    ExportRequest,
     ExportResult,
     committed_units,
     execute,
     load_config,
     result_metadata,
     rivet_step,
-    state_store,
 )
 from rivet_dagster.checks import check_results, gate_failed
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY, NOTIFIED_METADATA_KEY
@@ -107,16 +107,26 @@ class RivetResource(ConfigurableResource):
         """One export run with the step's partitions, the selected validate/reconcile and the resource's client."""
         keys = list(context.partition_keys) if context.assets_def.partitions_def is not None else []
         checks = {k.name for k in context.selected_asset_check_keys if k.asset_key == item.key}
+        request = ExportRequest(
+            item.config, item.export.name, tuple(keys), validate="validate" in checks,
+            reconcile="reconcile" in checks, config_path=item.path, state_url=self.state_url,
+        )  # fmt: skip
         with rivet_step(context.log):
-            result = execute(
-                item.config, item.export, keys, validate="validate" in checks, reconcile="reconcile" in checks,
-                store_client=self.store_client(item.export.destination.type),
-                state=state_store(item.path, self.state_url),
-            )  # fmt: skip
+            result = execute(request, store_client=self.store_client(item.export.destination.type))
         if result.status != "failed":
+            context.log.info(summary_line(result))
             for partition, metadata in partition_metadata(item.export, result, keys).items():
                 context.add_asset_metadata(metadata, asset_key=item.key, partition_key=partition)
         return result
+
+
+def summary_line(result: ExportResult) -> str:
+    """The run log's line per export: rows, files, bytes, rate, destination."""
+    rate = f", {result.rows / result.duration_s:,.0f} rows/s" if result.duration_s > 0 else ""
+    return (
+        f"{result.export}: {result.rows} rows, {len(result.files)} file(s), {result.bytes} bytes in "
+        f"{result.duration_s:.1f} s{rate} → {result.destination} ({result.status})"
+    )
 
 
 def _selection(context: AssetExecutionContext) -> list[_Selected]:
