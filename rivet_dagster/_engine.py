@@ -40,7 +40,7 @@ from rivet_core.config import (
     parse_file_size,
 )
 from rivet_core.destinations import open_destination
-from rivet_core.engine import ExportJob, ExportResult, RunOptions, chunk_keys, write_frames
+from rivet_core.engine import DEFAULT_CHUNK_SIZE, ExportJob, ExportResult, RunOptions, chunk_keys, write_frames
 from rivet_core.errors import ConfigError, RivetError
 from rivet_core.notify import notify
 from rivet_core.quality import GateResult
@@ -51,6 +51,7 @@ from rivet_core.state import StateStore
 from rivet_core.writers import FormatOptions
 
 __all__ = [
+    "DEFAULT_CHUNK_SIZE",
     "WINDOW_FORMATS",
     "Committed",
     "Config",
@@ -64,6 +65,7 @@ __all__ = [
     "RivetError",
     "StateStore",
     "UnitNumbers",
+    "chunk_key",
     "chunk_keys",
     "committed_units",
     "execute",

@@ -39,6 +39,7 @@ from rivet_dagster._engine import (
 from rivet_dagster.checks import check_results, gate_failed
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY, NOTIFIED_METADATA_KEY
 from rivet_dagster.extras import store_client
+from rivet_dagster.partitions import chunk_key_problem, partitioned_by_chunks
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,13 @@ class RivetResource(ConfigurableResource):
     def _run_one(self, context: AssetExecutionContext, item: _Selected) -> ExportResult:
         """One export run with the step's partitions, the selected validate/reconcile and the resource's client."""
         keys = list(context.partition_keys) if context.assets_def.partitions_def is not None else []
+        problems = (
+            [m for m in (chunk_key_problem(item.export, k) for k in keys) if m]
+            if partitioned_by_chunks(item.export)
+            else []
+        )
+        if problems:
+            raise Failure(description="; ".join(problems), allow_retries=False)
         checks = {k.name for k in context.selected_asset_check_keys if k.asset_key == item.key}
         request = ExportRequest(
             item.config, item.export.name, tuple(keys), validate="validate" in checks,
