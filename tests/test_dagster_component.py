@@ -151,7 +151,7 @@ def test_dg_lists_scaffolds_checks_and_launches_postgres_and_mysql_side_by_side(
     assert "All definitions loaded successfully" in checked.stdout + checked.stderr
 
     listed_defs = dg(project, "list", "defs", "--json", **env).stdout
-    keys = {a["asset_key"] for a in json.loads(listed_defs)["assets"]}
+    keys = {a.get("asset_key", a.get("key")) for a in json.loads(listed_defs)["assets"]}  # 1.13 | 1.12
     assert {pg_orders, "mysql_side/orders", f"postgres/test/{pg_orders}", f"mysql/test/{my_orders}"} <= keys
 
     for key in (pg_orders, "mysql_side/orders"):
