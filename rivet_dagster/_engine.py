@@ -8,17 +8,27 @@ touches this module alone.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import importlib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import polars as pl
 from dagster import DagsterLogManager, Failure, MetadataValue, TableColumn, TableSchema
 
 from rivet_core.config import (
+    DEFAULT_CHUNK_SIZE,
     Config,
     DagsterConfig,
     DestinationConfig,
@@ -31,16 +41,20 @@ from rivet_core.config import (
     parse_file_size,
 )
 from rivet_core.destinations import open_destination
-from rivet_core.engine import ExportResult, RunOptions, run_export, write_frames
+from rivet_core.engine import ExportResult, RunOptions, write_frames
+from rivet_core.engine import execute as execute_run
 from rivet_core.errors import ConfigError, RivetError
 from rivet_core.gates import GateResult
 from rivet_core.notify import notify
+from rivet_core.pipeline.run import Run
 from rivet_core.planning import WINDOW_FORMATS, Slice, chunk_key, chunk_keys
+from rivet_core.scaffold import InitDestination, InitSource, scaffold
 from rivet_core.scan import current_units, scan
 from rivet_core.state import StateStore
 from rivet_core.writers import FormatOptions
 
 __all__ = [
+    "DEFAULT_CHUNK_SIZE",
     "WINDOW_FORMATS",
     "Committed",
     "Config",
@@ -48,10 +62,15 @@ __all__ = [
     "DagsterConfig",
     "DestinationConfig",
     "ExportConfig",
+    "ExportRequest",
     "ExportResult",
     "GateResult",
+    "InitDestination",
+    "InitSource",
     "RivetError",
+    "StateStore",
     "UnitNumbers",
+    "chunk_key",
     "chunk_keys",
     "committed_units",
     "execute",
@@ -65,6 +84,9 @@ __all__ = [
     "result_metadata",
     "rivet_step",
     "s3_destination",
+    "scaffold",
+    "source_database",
+    "state_store",
     "write_asset_frames",
 ]
 
@@ -107,22 +129,122 @@ def gate_results(result: ExportResult) -> list[GateResult]:
     return result.gates
 
 
-def execute(
-    config: Config,
-    export: ExportConfig,
-    partition_keys: Sequence[str],
-    *,
-    validate: bool,
-    reconcile: bool,
-    store_client: Any,
-) -> ExportResult:
-    """Run one export: all of it, or the windows / chunks of a partitioned step."""
-    options = RunOptions(validate=validate, reconcile=reconcile, store_client=store_client)
-    if partition_keys and export.mode == "time_window":
-        options.windows = list(partition_keys)
-    elif partition_keys:
-        options.chunks = list(partition_keys)
-    return run_export(config, export.name, options)
+@dataclass(frozen=True)
+class ExportRequest:
+    """One export run as Dagster asks for it; picklable, so a worker process can run it (rivet_dagster/_worker.py)."""
+
+    config: Config
+    export: str
+    partition_keys: tuple[str, ...]
+    validate: bool
+    reconcile: bool
+    config_path: Path
+    state_url: str | None
+
+
+def run_request(request: ExportRequest, store_client: Any = None) -> ExportResult:
+    """Run the request's export in this process."""
+    export = request.config.export(request.export)
+    options = RunOptions(validate=request.validate, reconcile=request.reconcile, store_client=store_client)
+    if request.partition_keys and export.mode == "time_window":
+        options.windows = list(request.partition_keys)
+    elif request.partition_keys:
+        options.chunks = list(request.partition_keys)
+    state = state_store(request.config_path, request.state_url)
+    return execute_run(Run(request.config, export, options, state))
+
+
+def mysql_driver_loads() -> bool:
+    """Whether mysql-connector's C extension is, or can still be, loaded in this process."""
+    try:
+        importlib.import_module("_mysql_connector")
+    except ImportError:
+        return False
+    return True
+
+
+# The worker's first import is rivet_core, which loads the MySQL C extension before anything imports pyarrow.
+BOOTSTRAP = "import rivet_core; from rivet_dagster._worker import main; main()"
+
+
+def run_in_worker(request: ExportRequest) -> ExportResult:
+    """Run the request in a fresh interpreter (rivet_dagster/_worker.py), re-logging its lines here."""
+    log = logging.getLogger("rivet")
+    with tempfile.TemporaryDirectory(prefix="rivet-worker-") as tmp:
+        request_file, result_file = Path(tmp, "request.pickle"), Path(tmp, "result.pickle")
+        with request_file.open("wb") as f:
+            pickle.dump(request, f)
+        cmd = [sys.executable, "-c", BOOTSTRAP, str(request_file), str(result_file)]
+        with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) as proc:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                level, sep, message = line.rstrip("\n").partition("\t")
+                if sep and level.isdigit():
+                    log.log(int(level), message)
+                else:
+                    log.warning(line.rstrip("\n"))
+        if proc.returncode != 0 or not result_file.exists():
+            raise RivetError(f"{request.export}: the MySQL export worker exited with {proc.returncode}")
+        with result_file.open("rb") as f:
+            result: ExportResult = pickle.load(f)
+    return result
+
+
+def execute(request: ExportRequest, *, store_client: Any) -> ExportResult:
+    """Run one export: all of it, or the windows / chunks of a partitioned step.
+
+    A MySQL export runs in a worker process when this process can no longer load the MySQL C extension
+    (README "Dagster": import order); a given object-store client stays in this process, so the worker builds
+    its own from the rivet.yaml destination.
+    """
+    if request.config.source.type == "mysql" and not mysql_driver_loads():
+        if store_client is not None:
+            logging.getLogger("rivet").warning(
+                "%s: runs in a worker process (MySQL driver); it uses the rivet.yaml destination's credentials, "
+                "not the Dagster resource's client",
+                request.export,
+            )
+        return run_in_worker(request)
+    return run_request(request, store_client)
+
+
+def default_state_dir(config_path: Path) -> Path:
+    """`$DAGSTER_HOME/rivet/<config id>/`, else `$XDG_STATE_HOME` (`~/.local/state`)`/rivet/<config id>/`.
+
+    One folder per rivet.yaml (its folder and file name plus a hash of its absolute path), so two configs with
+    exports of the same name keep apart, and none is written into the code location's package.
+    """
+    digest = hashlib.sha256(str(config_path.resolve()).encode()).hexdigest()[:10]
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{config_path.parent.name}-{config_path.stem}-{digest}")
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        return Path(home) / "rivet" / name
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "rivet" / name
+
+
+def state_store(config_path: Path, state_url: str | None) -> StateStore:
+    """The state store of a Dagster run (docs/state.md): $RIVET_STATE_URL, else `state_url` (a postgres URL
+    or a folder), else `default_state_dir`."""
+    if os.environ.get("RIVET_STATE_URL"):
+        return StateStore.open(config_path.parent)
+    if state_url and state_url.startswith(("postgres://", "postgresql://")):
+        return StateStore.open(config_path.parent, env={"RIVET_STATE_URL": state_url})
+    folder = Path(state_url.removeprefix("file://")) if state_url else default_state_dir(config_path)
+    if not folder.is_absolute():
+        folder = config_path.parent / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    return StateStore.open(folder)
+
+
+def source_database(config: Config) -> str | None:
+    """The source's database name when the config says it without a connection (None: not known at load)."""
+    if config.source.database:
+        return config.source.database
+    try:
+        url = config.source.resolve_url(config.base_dir)
+    except ConfigError:
+        return None  # url_env unset where definitions load (CI listing assets): the key omits it
+    return unquote(urlsplit(url).path.lstrip("/")).split("/")[0] or None
 
 
 def result_metadata(result: ExportResult) -> dict[str, Any]:
@@ -182,7 +304,7 @@ class Committed:
 
 
 def load_committed(
-    config: Config,
+    base_dir: Path,
     target: DestinationConfig,
     name: str,
     *,
@@ -193,7 +315,7 @@ def load_committed(
     client: Any,
 ) -> Committed:
     """A LazyFrame over an export's or asset's committed files (of the given partitions of an export)."""
-    dest = open_destination(target, name, table, "", dt.datetime.now(dt.UTC), config.base_dir, client).destination
+    dest = open_destination(target, name, table, "", dt.datetime.now(dt.UTC), base_dir, client).destination
     units = current_units(dest, name, export is not None and export.mode == "incremental")
     if export is not None and partitions is not None:
         wanted = set(partitions)
@@ -211,11 +333,12 @@ def write_asset_frames(
     compression: str,
     max_file_size: str | None,
     client: Any,
+    state: StateStore,
 ) -> ExportResult:
     """Commit another asset's frames as one unit through rivet's writer and commit protocol."""
     size = parse_file_size(max_file_size) if max_file_size else None
     options = FormatOptions(fmt, compression if fmt == "parquet" else "none", max_file_size=size)
-    return write_frames(frames, target, name, options, base_dir, StateStore.open(base_dir), client)
+    return write_frames(frames, target, name, options, base_dir, state, client)
 
 
 def notify_failure(config: Config, steps: str, run_id: str, error: str) -> None:

@@ -38,10 +38,13 @@ def build_rivet_asset_specs(
     ]
 
 
-def build_rivet_source_specs(config: Config, translator: RivetTranslator | None = None) -> list[AssetSpec]:
-    """The source tables the exports read, as external assets (one per table)."""
+def build_rivet_source_specs(
+    config: Config, translator: RivetTranslator | None = None, exports: Sequence[ExportConfig] | None = None
+) -> list[AssetSpec]:
+    """The source tables the exports (default: all of the config's) read, as external assets (one per table)."""
     translator = translator or RivetTranslator()
-    specs = [translator.get_source_asset_spec(RivetExportData(config, e)) for e in config.exports]
+    chosen = config.exports if exports is None else exports
+    specs = [translator.get_source_asset_spec(RivetExportData(config, e)) for e in chosen]
     unique = {s.key: s for s in specs if s is not None}
     return [unique[k] for k in sorted(unique, key=lambda k: list(k.path))]
 
@@ -81,6 +84,7 @@ def rivet_assets_for_config(
     translator: RivetTranslator,
     name: str | None,
     op_tags: Mapping[str, Any] | None,
+    required_resource_keys: set[str] | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """The `multi_asset` decorator of already loaded exports (shared by `rivet_assets` and `build_definitions`)."""
     if not exports:
@@ -105,6 +109,7 @@ def rivet_assets_for_config(
                 backfill_policy=backfill_policy(partitions),
                 op_tags=op_tags,
                 can_subset=True,
+                required_resource_keys=required_resource_keys,
             )(fn)
 
     return decorate

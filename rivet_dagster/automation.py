@@ -147,7 +147,7 @@ def schedules(
 ) -> list[ScheduleDefinition]:
     """One schedule per export with `dagster.schedule` (unless its automation is on_cron)."""
     out = []
-    for export in config.exports:
+    for export in (e for e in config.exports if e.name in assets):
         settings = config.dagster_for(export)
         cron, asset = settings.schedule, assets[export.name]
         if not cron or settings.automation == "on_cron":
@@ -193,7 +193,7 @@ def slack_failure_sensor(config: Config) -> SensorDefinition:
 
 def sensors(config: Config, jobs: dict[str, UnresolvedAssetJobDefinition]) -> list[SensorDefinition]:
     """Chunk sensors for chunk-partitioned exports, and the Slack run-failure sensor when configured."""
-    out = [chunk_sensor(config, e, jobs[e.name]) for e in config.exports if partitioned_by_chunks(e)]
+    out = [chunk_sensor(config, e, jobs[e.name]) for e in config.exports if partitioned_by_chunks(e) and e.name in jobs]
     slack = config.notifications.slack if config.notifications else None
     if slack is not None and "failure" in slack.on:
         out.append(slack_failure_sensor(config))

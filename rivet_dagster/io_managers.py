@@ -21,15 +21,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from dagster import AssetKey, ConfigurableIOManager, Failure, InputContext, OutputContext
-from dagster_aws.s3 import S3Resource
-from dagster_gcp import GCSResource
+from dagster import AssetKey, ConfigurableIOManager, ConfigurableResource, Failure, InputContext, OutputContext
 from pydantic import Field
 
 from rivet_dagster._engine import (
     Config,
     ConfigError,
     DestinationConfig,
+    ExportConfig,
     gcs_destination,
     load_committed,
     load_config,
@@ -37,15 +36,24 @@ from rivet_dagster._engine import (
     result_metadata,
     rivet_step,
     s3_destination,
+    state_store,
     write_asset_frames,
 )
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY
+from rivet_dagster.extras import store_client
 
 
 class RivetIOManager(ConfigurableIOManager):
     """Base of rivet's IO managers; a subclass only says where the outputs of non-export assets go."""
 
-    config_path: str = Field(description="The rivet.yaml this code location was built from (state lives next to it).")
+    config_path: str | None = Field(
+        default=None,
+        description="A rivet.yaml: non-export assets' relative paths start at its folder (default: the working "
+        "directory); exports use the rivet.yaml they were defined from.",
+    )
+    state_url: str | None = Field(
+        default=None, description="State of non-export assets: a postgres URL or a folder (as RivetResource's)."
+    )
     format: Literal["parquet", "csv"] = Field(default="parquet", description="File format of non-export assets.")
     compression: Literal["zstd", "snappy", "gzip", "lz4", "none"] = Field(
         default="zstd", description="Parquet codec of non-export assets (CSV is written uncompressed)."
@@ -60,11 +68,16 @@ class RivetIOManager(ConfigurableIOManager):
         """The client of the Dagster resource this IO manager was given; None: rivet builds one per destination."""
         return None
 
-    def _config(self, path: str | None = None) -> Config:
+    def _config(self, path: str | None) -> Config:
+        if path is None:
+            raise Failure(description="set config_path on the IO manager to load this asset", allow_retries=False)
         try:
-            return load_config(path or self.config_path)
+            return load_config(path)
         except ConfigError as exc:
             raise Failure(description=str(exc), allow_retries=False) from None
+
+    def _base_dir(self) -> Path:
+        return self._config(self.config_path).base_dir if self.config_path else Path.cwd()
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         """Commit the frames through rivet_core; fail the step when the write failed."""
@@ -77,9 +90,11 @@ class RivetIOManager(ConfigurableIOManager):
             )
         frames = [obj] if isinstance(obj, pl.DataFrame) else obj
         with rivet_step(context.log):
+            base_dir = self._base_dir()
             result = write_asset_frames(
-                frames, self.destination_for(key), _name(key), base_dir=self._config().base_dir, fmt=self.format,
+                frames, self.destination_for(key), _name(key), base_dir=base_dir, fmt=self.format,
                 compression=self.compression, max_file_size=self.max_file_size, client=self.store_client(),
+                state=state_store(base_dir / "rivet.yaml", self.state_url),
             )  # fmt: skip
         metadata = result_metadata(result)
         if result.status == "failed":
@@ -95,18 +110,25 @@ class RivetIOManager(ConfigurableIOManager):
         assert upstream is not None
         key, metadata = upstream.asset_key, upstream.definition_metadata or {}
         export_name = metadata.get(EXPORT_METADATA_KEY)
-        config = self._config(str(metadata.get(CONFIG_METADATA_KEY) or self.config_path))
-        export = config.export(str(export_name)) if export_name else None
-        if export:
-            name, fmt, target = export.name, export.format, export.destination
+        if export_name:
+            config = self._config(str(metadata[CONFIG_METADATA_KEY]))
+            export: ExportConfig | None = config.export(str(export_name))
+            assert export is not None
+            name, fmt, target, base_dir = export.name, export.format, export.destination, config.base_dir
             table = export.source_table[1] if export.source_table else name
         else:
-            name, fmt, target = _name(key), self.format, self.destination_for(key)
+            export, name, fmt, target, base_dir = (
+                None,
+                _name(key),
+                self.format,
+                self.destination_for(key),
+                self._base_dir(),
+            )
             table = name
         partitions = context.asset_partition_keys if export and context.has_asset_partitions else None
         with rivet_step(context.log):
             committed = load_committed(
-                config, target, name, table=table, fmt=fmt, export=export, partitions=partitions,
+                base_dir, target, name, table=table, fmt=fmt, export=export, partitions=partitions,
                 client=self.store_client(),
             )  # fmt: skip
         if not committed.units:
@@ -152,7 +174,7 @@ class _ObjectStoreFields(RivetIOManager):
 class RivetS3IOManager(_ObjectStoreFields):
     """Non-export assets go to `s3://<bucket>/<prefix>/<asset key path>/`; all S3 calls through `s3` when given."""
 
-    s3: S3Resource | None = Field(default=None, description="dagster-aws S3Resource whose client does all S3 calls.")
+    s3: ConfigurableResource | None = Field(default=None, description="dagster-aws S3Resource doing all S3 calls.")
     region: str | None = None
     access_key_env: str | None = Field(default=None, description="Environment variable holding the access key id.")
     secret_key_env: str | None = Field(default=None, description="Environment variable holding the secret key.")
@@ -168,13 +190,13 @@ class RivetS3IOManager(_ObjectStoreFields):
         )  # fmt: skip
 
     def store_client(self) -> Any:
-        return self.s3.get_client() if self.s3 else None
+        return store_client(self.s3, "RivetS3IOManager.s3", "s3")
 
 
 class RivetGcsIOManager(_ObjectStoreFields):
     """Non-export assets go to `gs://<bucket>/<prefix>/<asset key path>/`; all GCS calls through `gcs` when given."""
 
-    gcs: GCSResource | None = Field(default=None, description="dagster-gcp GCSResource whose client does all calls.")
+    gcs: ConfigurableResource | None = Field(default=None, description="dagster-gcp GCSResource doing all calls.")
     credentials_file: str | None = Field(default=None, description="google-auth JSON file (relative to the config).")
 
     def destination_for(self, key: AssetKey) -> DestinationConfig:
@@ -184,10 +206,10 @@ class RivetGcsIOManager(_ObjectStoreFields):
         )  # fmt: skip
 
     def store_client(self) -> Any:
-        return self.gcs.get_client() if self.gcs else None
+        return store_client(self.gcs, "RivetGcsIOManager.gcs", "gcs")
 
 
-def io_manager_for(kind: str, config_path: str) -> RivetIOManager:
+def io_manager_for(kind: str, config_path: str | None = None) -> RivetIOManager:
     """The default IO manager for a destination kind (object stores: exports only until `bucket` is set)."""
     managers: dict[str, type[RivetIOManager]] = {
         "local": RivetLocalIOManager,

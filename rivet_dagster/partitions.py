@@ -28,7 +28,7 @@ from dagster import (
     TimeWindowPartitionsDefinition,
 )
 
-from rivet_dagster._engine import WINDOW_FORMATS, Config, ExportConfig, chunk_keys
+from rivet_dagster._engine import DEFAULT_CHUNK_SIZE, WINDOW_FORMATS, Config, ExportConfig, chunk_key, chunk_keys
 
 log = logging.getLogger("rivet")
 
@@ -63,6 +63,22 @@ def partitions_def(config: Config, export: ExportConfig) -> PartitionsDefinition
     if partitioned_by_chunks(export):
         return DynamicPartitionsDefinition(name=chunk_partitions_name(export))
     return None
+
+
+def chunk_key_problem(export: ExportConfig, key: str) -> str | None:
+    """Why a chunk partition key is not one the export's plan can produce (None: it is)."""
+    size = export.chunk_size or DEFAULT_CHUNK_SIZE
+    try:
+        lower = int(key)
+    except ValueError:
+        lower = None
+    if lower is not None and chunk_key(lower) == key and lower % size == 0:
+        return None
+    return (
+        f"{export.name}: partition key {key!r} is not a chunk of this export: expected the zero-padded lower bound "
+        f"of an aligned chunk_size={size} range, e.g. {chunk_key(0)} or {chunk_key(size)} "
+        "(register them with `python -m rivet_dagster.register_chunks`)"
+    )
 
 
 def backfill_policy(partitions: PartitionsDefinition | None) -> BackfillPolicy | None:

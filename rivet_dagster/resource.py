@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -22,13 +23,12 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
 )
-from dagster_aws.s3 import S3Resource
-from dagster_gcp import GCSResource
 from pydantic import Field
 
 from rivet_dagster._engine import (
     Config,
     ExportConfig,
+    ExportRequest,
     ExportResult,
     committed_units,
     execute,
@@ -38,11 +38,14 @@ from rivet_dagster._engine import (
 )
 from rivet_dagster.checks import check_results, gate_failed
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY, NOTIFIED_METADATA_KEY
+from rivet_dagster.extras import store_client
+from rivet_dagster.partitions import chunk_key_problem, partitioned_by_chunks
 
 
 @dataclass(frozen=True)
 class _Selected:
     key: AssetKey
+    path: Path
     config: Config
     export: ExportConfig
 
@@ -63,15 +66,26 @@ def partition_metadata(export: ExportConfig, result: ExportResult, keys: list[st
 class RivetResource(ConfigurableResource):
     """Runs rivet exports for Dagster assets; a given S3Resource / GCSResource does all their object-store calls."""
 
-    s3: S3Resource | None = Field(default=None, description="dagster-aws S3Resource whose client exports use.")
-    gcs: GCSResource | None = Field(default=None, description="dagster-gcp GCSResource whose client exports use.")
+    # Typed as any resource so that dagster-aws / dagster-gcp stay optional (the `s3` / `gcs` extras).
+    s3: ConfigurableResource | None = Field(
+        default=None, description="dagster-aws S3Resource whose client exports use."
+    )
+    gcs: ConfigurableResource | None = Field(
+        default=None, description="dagster-gcp GCSResource whose client exports use."
+    )
+
+    state_url: str | None = Field(
+        default=None,
+        description="Where rivet keeps its state: a postgres URL or a folder (default $DAGSTER_HOME/rivet/<config>/;"
+        " $RIVET_STATE_URL wins).",
+    )
 
     def store_client(self, kind: str) -> Any:
         """The client of the resource given for a destination kind; None: rivet builds its own."""
-        if kind == "s3" and self.s3 is not None:
-            return self.s3.get_client()
-        if kind == "gcs" and self.gcs is not None:
-            return self.gcs.get_client()
+        if kind == "s3":
+            return store_client(self.s3, "RivetResource.s3", "s3")
+        if kind == "gcs":
+            return store_client(self.gcs, "RivetResource.gcs", "gcs")
         return None
 
     def run(self, context: AssetExecutionContext) -> Iterator[MaterializeResult | AssetCheckResult]:
@@ -93,16 +107,34 @@ class RivetResource(ConfigurableResource):
     def _run_one(self, context: AssetExecutionContext, item: _Selected) -> ExportResult:
         """One export run with the step's partitions, the selected validate/reconcile and the resource's client."""
         keys = list(context.partition_keys) if context.assets_def.partitions_def is not None else []
+        problems = (
+            [m for m in (chunk_key_problem(item.export, k) for k in keys) if m]
+            if partitioned_by_chunks(item.export)
+            else []
+        )
+        if problems:
+            raise Failure(description="; ".join(problems), allow_retries=False)
         checks = {k.name for k in context.selected_asset_check_keys if k.asset_key == item.key}
+        request = ExportRequest(
+            item.config, item.export.name, tuple(keys), validate="validate" in checks,
+            reconcile="reconcile" in checks, config_path=item.path, state_url=self.state_url,
+        )  # fmt: skip
         with rivet_step(context.log):
-            result = execute(
-                item.config, item.export, keys, validate="validate" in checks, reconcile="reconcile" in checks,
-                store_client=self.store_client(item.export.destination.type),
-            )  # fmt: skip
+            result = execute(request, store_client=self.store_client(item.export.destination.type))
         if result.status != "failed":
+            context.log.info(summary_line(result))
             for partition, metadata in partition_metadata(item.export, result, keys).items():
                 context.add_asset_metadata(metadata, asset_key=item.key, partition_key=partition)
         return result
+
+
+def summary_line(result: ExportResult) -> str:
+    """The run log's line per export: rows, files, bytes, rate, destination."""
+    rate = f", {result.rows / result.duration_s:,.0f} rows/s" if result.duration_s > 0 else ""
+    return (
+        f"{result.export}: {result.rows} rows, {len(result.files)} file(s), {result.bytes} bytes in "
+        f"{result.duration_s:.1f} s{rate} → {result.destination} ({result.status})"
+    )
 
 
 def _selection(context: AssetExecutionContext) -> list[_Selected]:
@@ -124,7 +156,7 @@ def _selection(context: AssetExecutionContext) -> list[_Selected]:
         if path not in configs:
             configs[path] = load_config(path)
         config = configs[path]
-        out.append(_Selected(key, config, config.export(str(metadata[EXPORT_METADATA_KEY]))))
+        out.append(_Selected(key, Path(path), config, config.export(str(metadata[EXPORT_METADATA_KEY]))))
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from dagster import AssetKey, AssetSpec, AutomationCondition
 
-from rivet_dagster._engine import Config, ConfigError, DagsterConfig, ExportConfig, export_fingerprint
+from rivet_dagster._engine import Config, ConfigError, DagsterConfig, ExportConfig, export_fingerprint, source_database
 
 _TAG_TEXT = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -75,11 +75,15 @@ class RivetTranslator:
         return AssetKey([*data.settings.key_prefix, data.export.name])
 
     def get_source_asset_key(self, data: RivetExportData) -> AssetKey | None:
-        """`[source type, schema?, table]` of a `table:` export; None for a query (its tables are not known)."""
+        """`[source type, database?, schema?, table]` of a `table:` export; None for a query (tables not known).
+
+        The database comes from `source.database` or the URL's path (omitted when only a connection would say).
+        """
         if data.export.source_table is None:
             return None
         schema, table = data.export.source_table
-        return AssetKey([data.config.source.type, *([schema] if schema else []), table])
+        database = source_database(data.config)
+        return AssetKey([data.config.source.type, *[p for p in (database, schema) if p], table])
 
     def get_source_asset_spec(self, data: RivetExportData) -> AssetSpec | None:
         """The source table the export reads, as an external asset (None for a query)."""

@@ -111,21 +111,22 @@ def test_cli_materialize_writes_the_export(pg: Any, orders: str, tmp_path: Path)
 
 @pytest.mark.pg
 def test_incremental_with_a_new_dagster_home_and_no_state_each_time_exports_each_row_once(
-    pg: Any, orders: str, tmp_path: Path
+    pg: Any, orders: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = export_config(tmp_path, orders_export(orders, mode="incremental", cursor_column="id"))
-    state = tmp_path / ".rivet_state.db"
     for new_ids in (None, range(21, 36), range(36, 41)):
         if new_ids:
             add_orders(pg, orders, new_ids)
-        state.unlink(missing_ok=True)
-        materialize_cli(tmp_path, "raw/orders")
+        materialize_cli(tmp_path, "raw/orders")  # a new DAGSTER_HOME each time: rivet's state is in it, so new too
     ids = read_parquet(tmp_path / "out")["id"].to_pylist()
     assert sorted(ids) == list(range(1, 41))
     assert len(manifests(tmp_path / "out", "orders")) == 3
+    assert not (tmp_path / ".rivet_state.db").exists()  # never next to the config (the code location's package)
+    assert len(list(tmp_path.glob("dagster_home_*/rivet/*/.rivet_state.db"))) == 3
 
     add_orders(pg, orders, range(41, 46))
-    state.unlink()
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))  # no DAGSTER_HOME: a state folder, empty here
     key = AssetKey(["raw", "orders"])
 
     @asset(ins={"orders": AssetIn(key=key)})

@@ -241,3 +241,27 @@ def test_definitions_load_without_a_database_with_partitions_schedules_and_senso
     with no_deprecation_warnings():
         requests = schedules["rivet_ev_schedule"](build_schedule_context(scheduled_execution_time=tick))
     assert [r.partition_key for r in requests] == ["2026-11-03", "2026-11-04"]  # days_window: 2
+
+
+@pytest.mark.parametrize("key", ["hello", "123", chunk_key(31), chunk_key(30)[1:]])
+def test_a_chunk_key_the_plan_cannot_produce_fails_the_run_naming_it_and_the_expected_form(
+    key: str, tmp_path: Path
+) -> None:
+    config = export_config(tmp_path, chunk_export("never_read"), url=UNREACHABLE)  # failed before any connection
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("rivet_chunks_ev", [key])
+    defs = build_definitions(config)
+    result = materialize(
+        list(defs.assets),  # type: ignore[arg-type]
+        resources=defs.resources,
+        instance=instance,
+        partition_key=key,
+        selection=[AssetKey("ev")],
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.user_failure_data.description  # type: ignore[union-attr]
+    assert f"partition key {key!r} is not a chunk of this export" in message
+    assert f"aligned chunk_size=30 range, e.g. {chunk_key(0)} or {chunk_key(30)}" in message
+    assert not result.get_asset_materialization_events()
