@@ -96,6 +96,15 @@ class Tuning:
     on_batch_memory_exceeded: BatchMemoryPolicy = field(
         default="warn", metadata=_knob("Accepted for rivet-cli 0.7.7 compatibility; not yet acted on.")
     )
+    lease_wait_s: int = field(
+        default=0,
+        metadata=_knob(
+            "Longest wait for another run of the same export (or partition) to finish, in s; 0 = fail at once "
+            "(0..3600; docs/lease.md).",
+            ge=0,
+            le=3600,
+        ),
+    )
 
 
 def _optional_fields() -> dict[str, Any]:

@@ -7,7 +7,7 @@ LeaseHeld (exit 1) naming the holder. Call `lease.check()` right before committi
 lease can no longer be proven held.
 """
 
-from rivet_core.lease.acquire import Lease, acquire, destination_backends, state_backend
+from rivet_core.lease.acquire import Lease, Leases, acquire, acquire_all, destination_backends, state_backend
 from rivet_core.lease.flock import FileLockBackend
 from rivet_core.lease.model import (
     EXPORT_SCOPE,
@@ -35,6 +35,7 @@ __all__ = [
     "GcsObjects",
     "HolderInfo",
     "Lease",
+    "Leases",
     "LeaseBackend",
     "LeaseHeld",
     "LeaseLost",
@@ -44,6 +45,7 @@ __all__ = [
     "PostgresLeaseBackend",
     "S3Objects",
     "acquire",
+    "acquire_all",
     "conflicts",
     "destination_backends",
     "partition_scope",

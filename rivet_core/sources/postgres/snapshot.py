@@ -87,10 +87,9 @@ class PgSnapshot(Snapshot):
     def _drop_reader(self, cur: Any) -> None:
         """Close the data connection (after an error it may be dead); the next statement opens a fresh one."""
         if self._data is not None:
-            with suppress(adbc.Error):
-                if cur is not None:
-                    cur.close()
-                self._data.close()
+            if cur is not None:
+                _close_quietly(cur)
+            _close_quietly(self._data)
             self._data, self._pid = None, None
 
     def _connect_reader(self) -> adbc.Connection:
@@ -105,6 +104,9 @@ class PgSnapshot(Snapshot):
         """A new ADBC connection inside a transaction that imported this snapshot (one per worker)."""
         try:
             conn = self._connect_reader()
+        except adbc.Error as exc:
+            raise self.error(exc) from None
+        try:
             with closing(conn.cursor()) as cur:
                 cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cur.execute("SET TRANSACTION SNAPSHOT " + pgsql.Literal(self.snapshot_id).as_string(self.control))
@@ -112,8 +114,11 @@ class PgSnapshot(Snapshot):
                 row = cur.fetchone()
             self._pid = int(row[4]) if row else None
             return conn
-        except adbc.Error as exc:
-            raise self.error(exc) from None
+        except BaseException as exc:
+            _close_quietly(conn)  # never left to the garbage collector (its __del__ prints a traceback)
+            if isinstance(exc, adbc.Error):
+                raise self.error(exc) from None
+            raise
 
     def _reader(self) -> adbc.Connection:
         if self._data is None:
@@ -175,8 +180,7 @@ class PgSnapshot(Snapshot):
                 self._drop_reader(cur)
                 raise self.error(exc) from None
             finally:
-                with suppress(adbc.Error):
-                    cur.close()
+                _close_quietly(cur)
 
     def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
         with self._statement(statement, params) as cur:
@@ -189,8 +193,8 @@ class PgSnapshot(Snapshot):
         statement, params = sql.select(query, slc, exprs, quote_ident, self.placeholder(slc))
         schema = target_schema(plans)
         throttle = self.source.tuning.throttle_ms / 1000
-        with self._statement(statement, params, unbounded=True) as cur:
-            for raw in cur.fetch_record_batch():
+        with self._statement(statement, params, unbounded=True) as cur, closing(cur.fetch_record_batch()) as reader:
+            for raw in reader:  # the reader is closed before its cursor and connection, on every path
                 for offset in range(0, raw.num_rows, batch_size):
                     yield finish_batch(raw.slice(offset, batch_size), plans, schema)
                     if throttle:
@@ -212,6 +216,14 @@ class PgSnapshot(Snapshot):
                     conn.execute("SELECT pg_cancel_backend(%s)", (pid,), binary=True)
             except Exception as exc:  # the watchdog must not die on a failed cancel
                 log.debug("postgres: cancel of backend %s failed: %s", pid, exc)
+
+
+def _close_quietly(handle: Any) -> None:
+    """Close an ADBC cursor or connection that may be dead or hold open children (never raises)."""
+    try:
+        handle.close()
+    except Exception as exc:  # adbc.Error, or RuntimeError "Cannot close AdbcConnection with open AdbcStatement"
+        log.debug("postgres: closing %s failed: %s", type(handle).__name__, exc)
 
 
 def _as_text(value: Any) -> str:
