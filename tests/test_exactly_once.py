@@ -1,5 +1,5 @@
 """Exactly once across processes (docs/lease.md, docs/commit-protocol.md): concurrent runs of one export never
-duplicate a row (CLI × CLI on local and S3, Dagster × Dagster, CLI × Dagster, checkpointed chunks), different
+duplicate a row (CLI vs CLI on local and S3, Dagster vs Dagster, CLI vs Dagster, checkpointed chunks), different
 windows run in parallel, a run SIGKILLed between manifest and `_SUCCESS` is rolled forward by the next run (local,
 S3, GCS), and a data connection killed mid-stream ends in one clear line, no traceback.
 """
