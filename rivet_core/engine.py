@@ -1,4 +1,6 @@
-"""One export run, top to bottom: lease → roll forward → recover → plan → snapshot → units → gates → commit → state → notify.
+"""One export run, top to bottom: lease → roll forward → recover → plan → snapshot → units → gates → commit → state.
+
+Then the run record and notifications (outside the lease).
 
 `run_export` is what `rivet run` and the Dagster assets call. The per-unit loop is `pipeline.unit.write_unit`;
 slices come from `planning.Planner`; names and the commit record from `commit` (docs/architecture.md).

@@ -21,7 +21,7 @@ import psutil
 from rivet_core.commit.history import manifests
 from rivet_core.commit.layout import INTENT, Layout, Unit
 from rivet_core.commit.manifest import Manifest, Part
-from rivet_core.commit.repair import success_line, sweep_temp_files, pause_for_test
+from rivet_core.commit.repair import pause_for_test, success_line, sweep_temp_files
 from rivet_core.destinations.base import Destination
 from rivet_core.writers import WrittenPart
 

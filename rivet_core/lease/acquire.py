@@ -12,7 +12,6 @@ from pathlib import Path
 from rivet_core.destinations.base import Destination
 from rivet_core.destinations.gcs import GcsDestination
 from rivet_core.destinations.s3 import S3Destination
-
 from rivet_core.lease.flock import FileLockBackend
 from rivet_core.lease.model import Claim, Conflict, HolderInfo, LeaseBackend, LeaseHeld, check_scope
 from rivet_core.lease.objects import ObjectLeaseBackend

@@ -17,17 +17,17 @@ from rivet_core.destinations import Placement, open_destination
 from rivet_core.destinations.base import Destination
 from rivet_core.errors import GateFailed
 from rivet_core.gates import GateResult, QualityTracker
-from rivet_core.pipeline.prefetch import Meter
 from rivet_core.lease import (
     EXPORT_SCOPE,
     HolderInfo,
-    Leases,
     LeaseLost,
+    Leases,
     acquire_all,
     destination_backends,
     partition_scope,
     state_backend,
 )
+from rivet_core.pipeline.prefetch import Meter
 from rivet_core.planning import (
     WINDOW_FORMATS,
     Checkpoints,
