@@ -70,6 +70,10 @@ class S3Objects:
         except ClientError as exc:
             err = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if err.get("Code") == "NoSuchBucket":
+                raise DestinationError(
+                    f"s3 bucket {self.bucket!r} does not exist (rivet never creates buckets)"
+                ) from None
             if status in (404, 409, 412) or err.get("Code") in ("NoSuchKey", "PreconditionFailed"):
                 return None
             raise DestinationError(f"{self.where}: lease {key}: {err.get('Code', status)}") from None
@@ -131,7 +135,14 @@ class GcsObjects:
                 blob.upload_from_string(
                     body, if_generation_match=generation, timeout=REQUEST_TIMEOUT_S, retry=self.retry
                 )
-            except (PreconditionFailed, NotFound):
+            except PreconditionFailed:
+                return None
+            except NotFound:  # a create never 404s in an existing bucket
+                if not self.bucket.exists(timeout=REQUEST_TIMEOUT_S, retry=self.retry):
+                    name = self.bucket.name
+                    raise DestinationError(
+                        f"gcs bucket {name!r} does not exist (rivet never creates buckets)"
+                    ) from None
                 return None
         return str(blob.generation)
 
