@@ -165,9 +165,8 @@ def test_dagster_materializations_at_once_never_duplicate(big: str, tmp_path: Pa
     export_config(tmp_path, export_of(big, tuning=SLOWER))
     homes = ["home_a", "home_a", "home_b"]
     outcomes = finish(*[dagster(tmp_path, tmp_path / home) for home in homes])
-    assert sorted(code for code, _ in outcomes) == [0, 1, 1], outcomes
-    for code, err in outcomes:
-        assert code == 0 or HELD in err, err[-3000:]  # a step failed naming the holder
+    one_wins(outcomes)  # a loser that started after the winner's commit exports nothing new and exits 0
+    assert [code for code, _ in outcomes].count(1) >= 1, outcomes  # they overlapped: at least one was refused
     assert_exactly_once(LocalDestination(tmp_path / "out"))
 
 
@@ -182,11 +181,12 @@ def test_cli_and_dagster_at_once_never_duplicate(pg: Any, big: str, tmp_path: Pa
     assert_exactly_once(LocalDestination(tmp_path / "out"))
 
 
-def test_checkpointed_chunk_runs_at_once_one_wins_the_other_names_the_holder(big: str, tmp_path: Path) -> None:
+def test_checkpointed_chunk_runs_at_once_one_wins_the_other_names_the_holder(pg: Any, big: str, tmp_path: Path) -> None:
     chunked = {"chunk_column": "id", "chunk_size": 20_000, "chunk_checkpoint": True}
     config = export_config(tmp_path, export_of(big, mode="chunked", **chunked))
     first = rivet(config)
     time.sleep(1.2)
+    when_streaming(pg, big)  # under load the first may need longer than 1.2 s to start
     (code_a, err_a), (code_b, err_b) = finish(first, rivet(config))
     assert code_a == 0, err_a
     assert code_b == 1 and HELD in err_b and "pid" in err_b and "Traceback" not in err_b, err_b
