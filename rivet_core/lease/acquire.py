@@ -95,9 +95,11 @@ def state_backend(config_dir: Path, env: Mapping[str, str] | None = None) -> Lea
 def destination_backends(destination: Destination) -> list[LeaseBackend]:
     """A lease object at an S3 or GCS destination root; none for a local one (lock files cover it)."""
     if isinstance(destination, S3Destination):
-        return [ObjectLeaseBackend(S3Objects(destination.client, destination.bucket_name, destination.root))]
+        s3 = S3Objects(destination.client, destination.bucket_name, destination.root, translate=destination.describe)
+        return [ObjectLeaseBackend(s3)]
     if isinstance(destination, GcsDestination):
-        return [ObjectLeaseBackend(GcsObjects(destination.bucket, destination.root))]
+        gcs = GcsObjects(destination.bucket, destination.root, translate=destination.describe)
+        return [ObjectLeaseBackend(gcs)]
     return []
 
 
