@@ -1,4 +1,6 @@
-"""One export run, top to bottom: recover → plan → snapshot → units → gates → commit → state → notify.
+"""One export run, top to bottom: lease → roll forward → recover → plan → snapshot → units → gates → commit → state.
+
+Then the run record and notifications (outside the lease).
 
 `run_export` is what `rivet run` and the Dagster assets call. The per-unit loop is `pipeline.unit.write_unit`;
 slices come from `planning.Planner`; names and the commit record from `commit` (docs/architecture.md).
@@ -41,21 +43,23 @@ def execute(run: Run) -> ExportResult:
     """Run a prepared `Run` (plan/apply adjusts its options and warnings first)."""
     started, result = time.monotonic(), run.result
     try:
-        commit.recover(run.dest, run.export.name)
-        run.checkpoints.resume(run.dest, run.options.resume)
-        warn_pooler(run)
-        deferred = with_retries(run)
-        try:
-            run.decide(run.run_tracker.evaluate() if run.run_tracker else [])  # chunked: over all chunks
-        except GateFailed:
-            for written in deferred:
-                commit.discard(run.dest, written.unit, written.parts)
-            raise
-        for written in deferred:  # non-checkpointed chunks: all visible together, or none
-            publish(run, written)
-        run.checkpoints.finish()
-        if result.files:
-            run.state.save_schema(run.export.name, result.schema, dt.datetime.now(dt.UTC).isoformat())
+        with run.leased():  # one writer per export unit, from before planning until state is written (docs/lease.md)
+            commit.roll_forward(run.dest, run.export.name, only=run.owns)
+            commit.recover(run.dest, run.export.name)
+            run.checkpoints.resume(run.dest, run.options.resume)
+            warn_pooler(run)
+            deferred = with_retries(run)
+            try:
+                run.decide(run.run_tracker.evaluate() if run.run_tracker else [])  # chunked: over all chunks
+            except GateFailed:
+                for written in deferred:
+                    commit.discard(run.dest, written.unit, written.parts)
+                raise
+            for written in deferred:  # non-checkpointed chunks: all visible together, or none
+                publish(run, written)
+            run.checkpoints.finish()
+            if result.files:
+                run.state.save_schema(run.export.name, result.schema, dt.datetime.now(dt.UTC).isoformat())
     except ConfigError:
         result.status = "failed"
         raise

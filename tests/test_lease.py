@@ -62,15 +62,18 @@ def build(spec: dict[str, Any]) -> Any:
 
 
 SCRIPT = f"""
-import json, sys
+import dataclasses, json, sys
 from typing import Any
 from rivet_core.lease import HolderInfo, LeaseHeld, acquire
 
 {inspect.getsource(build)}
 
 spec, export, scope, run_id, wait_s = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+holder = HolderInfo.current(run_id)
+if spec.get("host"):  # pose as a process of another host (whose death this host cannot see)
+    holder = dataclasses.replace(holder, host=spec["host"])
 try:
-    with acquire(export=export, scope=scope, holder=HolderInfo.current(run_id), backends=[build(spec)],
+    with acquire(export=export, scope=scope, holder=holder, backends=[build(spec)],
                  wait_s=float(wait_s)) as lease:
         print("ACQUIRED", flush=True)
         sys.stdin.read()
@@ -205,8 +208,15 @@ def test_postgres_advisory_lock(start: Any, pg_url: str, pg: Any) -> None:
 
 
 def _expiry(start: Any, spec: dict[str, Any], ttl: float) -> None:
-    """A heartbeating lease outlives several TTLs untouched; a killed holder's lease is taken over after the TTL."""
-    live = start(spec, "export", "run-live")
+    """A heartbeating lease outlives several TTLs untouched; a killed holder's lease is taken over after the TTL
+    (a holder of another host), or at once (a holder of this host whose process is gone)."""
+    here = start(spec, "export", "run-here-killed")
+    assert here.first_line() == "ACQUIRED"
+    here.kill()
+    t0 = time.monotonic()
+    assert contend(spec, start.export, "export", wait_s=ttl * 0.4) == "ACQUIRED"
+    assert time.monotonic() - t0 < ttl * 0.5  # at once: its pid no longer exists on this host
+    live = start({**spec, "host": "another-host"}, "export", "run-live")
     assert live.first_line() == "ACQUIRED"
     _held_by(contend(spec, start.export, "export", wait_s=ttl * 1.6), start.export, "run-live")
     live.kill()

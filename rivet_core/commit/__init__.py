@@ -3,7 +3,8 @@
 from rivet_core.commit.history import current_manifests, latest_reset, manifests, since_reset, write_reset
 from rivet_core.commit.layout import Layout, Unit, data_stem, frames_stem, free_stem, unit_id
 from rivet_core.commit.manifest import Cursor, Manifest, Part, schema_fingerprint, schema_json
-from rivet_core.commit.protocol import claim, commit, discard, recover, success_line, supersede
+from rivet_core.commit.protocol import claim, commit, discard, recover, supersede
+from rivet_core.commit.repair import roll_forward, success_line, sweep_temp_files
 
 __all__ = [
     "Cursor",
@@ -21,11 +22,13 @@ __all__ = [
     "latest_reset",
     "manifests",
     "recover",
+    "roll_forward",
     "schema_fingerprint",
     "schema_json",
     "since_reset",
     "success_line",
     "supersede",
+    "sweep_temp_files",
     "unit_id",
     "write_reset",
 ]

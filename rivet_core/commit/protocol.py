@@ -1,18 +1,19 @@
 """Commit protocol: temp parts → intent → promote → manifest (the commit record) → `_SUCCESS`.
 
-A crash before the manifest leaves an intent: the next run deletes the files it lists, so a unit is all or nothing
-(docs/commit-protocol.md). Key names come from `Layout`.
+A crash before the manifest leaves an intent: the next run deletes the files it lists, so a unit is all or nothing;
+a crash after it leaves a committed unit the next run rolls forward (`repair.roll_forward`). Key names come from
+`Layout` (docs/commit-protocol.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -20,6 +21,7 @@ import psutil
 from rivet_core.commit.history import manifests
 from rivet_core.commit.layout import INTENT, Layout, Unit
 from rivet_core.commit.manifest import Manifest, Part
+from rivet_core.commit.repair import pause_for_test, success_line, sweep_temp_files
 from rivet_core.destinations.base import Destination
 from rivet_core.writers import WrittenPart
 
@@ -50,23 +52,23 @@ def _alive(dest: Destination, layout: Layout, unit_id: str) -> bool:
     return time.time() - owner["started"] < FOREIGN_OWNER_MAX_AGE_S
 
 
-def commit(dest: Destination, unit: Unit, parts: list[WrittenPart], manifest: Manifest) -> Manifest:
-    """Publish `parts` and write the manifest last; returns the manifest as written."""
+def commit(
+    dest: Destination,
+    unit: Unit,
+    parts: list[WrittenPart],
+    manifest: Manifest,
+    *,
+    check: Callable[[], None] | None = None,
+) -> Manifest:
+    """Publish `parts` and write the manifest last; returns the manifest as written.
+
+    `check` (the lease's) runs before the intent and again right before the manifest: it raises to stop a run
+    that may no longer commit. Any failure before the manifest is durable withdraws the unit entirely.
+    """
     layout = unit.layout
     intent = layout.intent_key(unit.unit_id)
-    dest.write_bytes(intent, _dumps({"keys": [p.final_key for p in parts]}))
+    manifest_key = layout.manifest_key(unit.unit_id)
     promoted: list[str] = []
-    try:
-        for part in parts:
-            dest.promote(part.temp_key, part.final_key)
-            promoted.append(part.final_key)
-    except BaseException:
-        # e.g. the name was taken by a concurrent run: withdraw only what this unit published, and its intent,
-        # so that no later recover() deletes the other run's file listed in this intent.
-        for key in promoted:
-            dest.delete(key)
-        dest.delete(intent)
-        raise
     manifest = dataclasses.replace(
         manifest,
         status="committed",
@@ -76,16 +78,37 @@ def commit(dest: Destination, unit: Unit, parts: list[WrittenPart], manifest: Ma
         parts=[Part.of(p) for p in parts],
     )
     body = manifest.dumps()
-    dest.write_bytes(layout.manifest_key(unit.unit_id), body)
+    try:
+        if check:
+            check()
+        dest.write_bytes(intent, _dumps({"keys": [p.final_key for p in parts]}))
+        for part in parts:
+            dest.promote(part.temp_key, part.final_key)
+            promoted.append(part.final_key)
+        if check:
+            check()
+        dest.write_bytes(manifest_key, body)
+    except BaseException:
+        # e.g. the name was taken by a concurrent run, the lease was lost, the disk is full: withdraw only what
+        # this unit published (a possibly half-written manifest first), its intent and its temp parts, so that
+        # no later recover() deletes another run's file listed in this intent.
+        withdraw(dest, manifest_key, promoted, intent)
+        discard(dest, unit, parts)
+        raise
+    pause_for_test("after_manifest")
     dest.write_bytes(layout.success_key(unit.unit_id), success_line(body))
     dest.delete(intent)
     dest.delete(unit.owner_key)
     return manifest
 
 
-def success_line(manifest_body: bytes) -> bytes:
-    """The `_SUCCESS` content: the sha256 of the manifest's bytes."""
-    return ("sha256:" + hashlib.sha256(manifest_body).hexdigest() + "\n").encode()
+def withdraw(dest: Destination, manifest_key: str, promoted: list[str], intent: str) -> None:
+    """Best-effort removal of an uncommitted unit's manifest, promoted files and intent (never raises)."""
+    for key in [manifest_key, *promoted, intent]:
+        try:
+            dest.delete(key)
+        except Exception as exc:  # the store is unreachable: the intent lets the next run's recover() finish
+            log.warning("could not remove %s of an uncommitted unit: %s", key, exc)
 
 
 def discard(dest: Destination, unit: Unit, parts: list[WrittenPart]) -> None:
@@ -124,6 +147,7 @@ def recover(dest: Destination, export: str) -> int:
     for key in dest.list(owners):
         if not _alive(dest, layout, key[len(owners) :].removesuffix(".json")):
             dest.delete(key)
+    removed += sweep_temp_files(dest, layout.root)
     if removed:
         log.info("removed %d leftover object(s) of an interrupted run of %s", removed, export)
     return removed

@@ -124,6 +124,15 @@ class Tuning:
             )
         ),
     )
+    lease_wait_s: int = field(
+        default=0,
+        metadata=_knob(
+            "Longest wait for another run of the same export (or partition) to finish, in s; 0 = fail at once "
+            "(0..3600; docs/lease.md).",
+            ge=0,
+            le=3600,
+        ),
+    )
     profile_origin: ProfileOrigin = field(default="default", compare=False, metadata={"yaml": False})
     """Where `profile` came from: `explicit` (a tuning.profile), `environment` (source.environment), `default`."""
 

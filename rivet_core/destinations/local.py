@@ -74,7 +74,7 @@ class LocalDestination(Destination):
 
     def write_bytes(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")  # swept by commit.sweep_temp_files once orphaned
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:
@@ -84,6 +84,7 @@ class LocalDestination(Destination):
             tmp.replace(path)
             _fsync_dir(path.parent)
         except OSError as exc:
+            tmp.unlink(missing_ok=True)  # e.g. ENOSPC: leave no hidden temp file behind
             raise DestinationError(f"local destination: cannot write {path}: {exc.strerror}") from None
 
     def read_bytes(self, key: str) -> bytes:

@@ -78,6 +78,10 @@ class ObjectStore(Destination):
     def _translate(self, exc: Exception, what: str, bucket_level: bool) -> RivetError | None:
         """A vendor failure as one line naming the bucket; None for an exception that is not the vendor's."""
 
+    def describe(self, exc: Exception, what: str) -> RivetError | None:
+        """`_translate` for callers sharing this store's client (the export lease object)."""
+        return self._translate(exc, what, False)
+
     @abstractmethod
     def _unreachable(self, exc: Exception) -> str | None:
         """When a failure means the endpoint cannot be reached (refused, reset, timed out): a short reason."""

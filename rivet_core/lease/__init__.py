@@ -7,7 +7,7 @@ LeaseHeld (exit 1) naming the holder. Call `lease.check()` right before committi
 lease can no longer be proven held.
 """
 
-from rivet_core.lease.acquire import Lease, acquire, destination_backends, state_backend
+from rivet_core.lease.acquire import Lease, Leases, acquire, acquire_all, destination_backends, state_backend
 from rivet_core.lease.flock import FileLockBackend
 from rivet_core.lease.model import (
     EXPORT_SCOPE,
@@ -38,12 +38,14 @@ __all__ = [
     "LeaseBackend",
     "LeaseHeld",
     "LeaseLost",
+    "Leases",
     "LocalDirObjects",
     "ObjectLeaseBackend",
     "ObjectStore",
     "PostgresLeaseBackend",
     "S3Objects",
     "acquire",
+    "acquire_all",
     "conflicts",
     "destination_backends",
     "partition_scope",

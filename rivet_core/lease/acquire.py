@@ -6,10 +6,12 @@ import os
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
 
+from rivet_core.destinations.base import Destination
+from rivet_core.destinations.gcs import GcsDestination
+from rivet_core.destinations.s3 import S3Destination
 from rivet_core.lease.flock import FileLockBackend
 from rivet_core.lease.model import Claim, Conflict, HolderInfo, LeaseBackend, LeaseHeld, check_scope
 from rivet_core.lease.objects import ObjectLeaseBackend
@@ -90,11 +92,45 @@ def state_backend(config_dir: Path, env: Mapping[str, str] | None = None) -> Lea
     return FileLockBackend(config_dir)
 
 
-def destination_backends(destination: Any) -> list[LeaseBackend]:
-    """A lease object at an S3 or GCS destination (by its `kind`); none for a local one (lock files cover it)."""
-    kind = getattr(destination, "kind", "")
-    if kind == "s3":
-        return [ObjectLeaseBackend(S3Objects(destination.client, destination.bucket, destination.root))]
-    if kind == "gcs":
-        return [ObjectLeaseBackend(GcsObjects(destination.bucket, destination.root))]
+def destination_backends(destination: Destination) -> list[LeaseBackend]:
+    """A lease object at an S3 or GCS destination root; none for a local one (lock files cover it)."""
+    if isinstance(destination, S3Destination):
+        s3 = S3Objects(destination.client, destination.bucket_name, destination.root, translate=destination.describe)
+        return [ObjectLeaseBackend(s3)]
+    if isinstance(destination, GcsDestination):
+        gcs = GcsObjects(destination.bucket, destination.root, translate=destination.describe)
+        return [ObjectLeaseBackend(gcs)]
     return []
+
+
+class Leases:
+    """Several held leases of one export (a run of several partitions): `check()` checks each."""
+
+    def __init__(self, leases: list[Lease]) -> None:
+        self.leases = leases
+
+    def check(self) -> None:
+        for lease in self.leases:
+            lease.check()
+
+
+@contextmanager
+def acquire_all(
+    *, export: str, scopes: Sequence[str], holder: HolderInfo, backends: Sequence[LeaseBackend], wait_s: float
+) -> Iterator[Leases]:
+    """Hold the leases of every scope (in sorted order, sharing one `wait_s` deadline) for the `with` body."""
+    deadline = time.monotonic() + max(0.0, wait_s)
+    with ExitStack() as stack:
+        held = [
+            stack.enter_context(
+                acquire(
+                    export=export,
+                    scope=scope,
+                    holder=holder,
+                    backends=backends,
+                    wait_s=max(0.0, deadline - time.monotonic()),
+                )
+            )
+            for scope in sorted(set(scopes))
+        ]
+        yield Leases(held)

@@ -1,7 +1,8 @@
 """Lease object at the destination, `_rivet/<export>/lease/<scope>.json`, for object stores and ephemeral workers.
 
 Created conditionally, renewed by a heartbeat thread (conditional overwrite on the token), taken over by
-conditional overwrite once expired, deleted conditionally on release (docs/lease.md). The scope rule is kept by
+conditional overwrite once expired (or at once when its holder was a process of this host that no longer
+exists), deleted conditionally on release (docs/lease.md). The scope rule is kept by
 announce-then-check: a lease first claims its own object, then looks for a live lease of a conflicting scope (a
 partition looks at `export.json`, `export` lists every partition) and backs off if it finds one; with a strongly
 consistent store at least one of two racing acquirers sees the other. An expired conflicting lease is deleted on
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+
+import psutil
 
 from rivet_core.errors import RivetError
 from rivet_core.lease.model import EXPORT_SCOPE, Claim, Conflict, HolderInfo, LeaseLost, safe_name
@@ -57,6 +61,14 @@ class _Record:
     def expired(self, skew_s: float) -> bool:
         """Past its expiry by more than the clock skew (an unreadable record counts as expired)."""
         return self.expires_at is None or self.expires_at + timedelta(seconds=skew_s) < datetime.now(UTC)
+
+    def abandoned(self) -> bool:
+        """Held by a process of this host that no longer exists (killed): free at once, without waiting for expiry."""
+        h = self.holder
+        return h is not None and h.host == socket.gethostname() and not psutil.pid_exists(h.pid)
+
+    def free(self, skew_s: float) -> bool:
+        return self.expired(skew_s) or self.abandoned()
 
 
 class _ObjectClaim:
@@ -174,7 +186,7 @@ class ObjectLeaseBackend:
         if current is None:  # released between the two requests: the next attempt creates it
             return Conflict(scope, None)
         record = _Record(current[0])
-        if not record.expired(self.skew_s):
+        if not record.free(self.skew_s):
             return Conflict(scope, record.holder)
         token = self.store.replace(key, body.encode(), current[1]) or self.mine(key, body)
         return token if token is not None else Conflict(scope, record.holder)
@@ -190,7 +202,7 @@ class ObjectLeaseBackend:
             if current is None:
                 continue
             record = _Record(current[0])
-            if record.expired(self.skew_s) and self.store.delete(key, current[1]):
+            if record.free(self.skew_s) and self.store.delete(key, current[1]):
                 continue
             return Conflict(record.scope or EXPORT_SCOPE, record.holder)
         return None

@@ -18,12 +18,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from rivet_core.errors import DestinationError
+from rivet_core.errors import DestinationError, RivetError
 
 REQUEST_TIMEOUT_S = 10  # one GCS request
 RETRY_TIMEOUT_S = 30  # all retries of one GCS request
 SETTLE_S = 1.0  # verified writes only
 T = TypeVar("T")
+# The destination's own error wording for an SDK failure (e.g. missing credentials), or None to use the generic one.
+Translate = Callable[[Exception, str], RivetError | None]
 
 
 class ObjectStore(Protocol):
@@ -55,11 +57,12 @@ def _join(root: str, key: str) -> str:
 class S3Objects:
     """S3 conditional writes (`If-None-Match: *`, `If-Match: <etag>`) on a caller's boto3 client."""
 
-    def __init__(self, client: Any, bucket: str, root: str = "") -> None:
+    def __init__(self, client: Any, bucket: str, root: str = "", *, translate: Translate | None = None) -> None:
         self.client = client
         self.bucket = bucket
         self.root = root.strip("/")
         self.where = f"s3://{bucket}/{self.root}".rstrip("/")
+        self.translate = translate
 
     def _call(self, key: str, fn: Callable[..., T], **kwargs: Any) -> T | None:
         """`fn` on one key; None when a condition failed or the key is absent; other failures as DestinationError."""
@@ -70,11 +73,20 @@ class S3Objects:
         except ClientError as exc:
             err = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if err.get("Code") == "NoSuchBucket":
+                raise DestinationError(
+                    f"s3 bucket {self.bucket!r} does not exist (rivet never creates buckets)"
+                ) from None
             if status in (404, 409, 412) or err.get("Code") in ("NoSuchKey", "PreconditionFailed"):
                 return None
-            raise DestinationError(f"{self.where}: lease {key}: {err.get('Code', status)}") from None
+            raise self._error(exc, key, str(err.get("Code", status))) from None
         except BotoCoreError as exc:
-            raise DestinationError(f"{self.where}: lease {key}: {type(exc).__name__}") from None
+            raise self._error(exc, key, type(exc).__name__) from None
+
+    def _error(self, exc: Exception, key: str, code: str) -> RivetError:
+        """The destination's wording when it has one, else `<where>: lease <key>: <code>`."""
+        mapped = self.translate(exc, f"lease {key}") if self.translate else None
+        return mapped or DestinationError(f"{self.where}: lease {key}: {code}")
 
     def create(self, key: str, body: bytes) -> str | None:
         got = self._call(key, self.client.put_object, Body=body, IfNoneMatch="*")
@@ -103,9 +115,12 @@ class S3Objects:
 class GcsObjects:
     """GCS generation preconditions on a caller's `google.cloud.storage` bucket (verified writes if ignored)."""
 
-    def __init__(self, bucket: Any, root: str = "", *, settle_s: float = SETTLE_S) -> None:
+    def __init__(
+        self, bucket: Any, root: str = "", *, settle_s: float = SETTLE_S, translate: Translate | None = None
+    ) -> None:
         from google.cloud.storage.retry import DEFAULT_RETRY
 
+        self.translate = translate
         self.bucket = bucket
         self.root = root.strip("/")
         self.where = f"gs://{bucket.name}/{self.root}".rstrip("/")
@@ -120,7 +135,8 @@ class GcsObjects:
         try:
             yield
         except (GoogleAPIError, OSError) as exc:
-            raise DestinationError(f"{self.where}: lease {key}: {type(exc).__name__}") from None
+            mapped = self.translate(exc, f"lease {key}") if self.translate else None
+            raise (mapped or DestinationError(f"{self.where}: lease {key}: {type(exc).__name__}")) from None
 
     def _put(self, key: str, body: bytes, generation: int | None) -> str | None:
         from google.api_core.exceptions import NotFound, PreconditionFailed
@@ -131,7 +147,14 @@ class GcsObjects:
                 blob.upload_from_string(
                     body, if_generation_match=generation, timeout=REQUEST_TIMEOUT_S, retry=self.retry
                 )
-            except (PreconditionFailed, NotFound):
+            except PreconditionFailed:
+                return None
+            except NotFound:  # a create never 404s in an existing bucket
+                if not self.bucket.exists(timeout=REQUEST_TIMEOUT_S, retry=self.retry):
+                    name = self.bucket.name
+                    raise DestinationError(
+                        f"gcs bucket {name!r} does not exist (rivet never creates buckets)"
+                    ) from None
                 return None
         return str(blob.generation)
 

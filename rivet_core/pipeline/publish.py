@@ -18,7 +18,7 @@ log = logging.getLogger("rivet")
 
 def publish(run: Run, written: Written) -> None:
     """Make a written unit visible; state is written only after the data is durable (docs/commit-protocol.md)."""
-    manifest = commit.commit(run.dest, written.unit, written.parts, written.manifest)
+    manifest = commit.commit(run.dest, written.unit, written.parts, written.manifest, check=run.check_lease)
     if manifest.replaces_slice:
         replaced = commit.supersede(run.dest, manifest)
         if replaced:

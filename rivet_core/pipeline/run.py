@@ -6,18 +6,38 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from rivet_core.commit import Layout
+from rivet_core.commit import Layout, Manifest
 from rivet_core.config import Config, ExportConfig, Tuning
 from rivet_core.destinations import Placement, open_destination
 from rivet_core.destinations.base import Destination
 from rivet_core.errors import GateFailed
 from rivet_core.gates import GateResult, QualityTracker
+from rivet_core.lease import (
+    EXPORT_SCOPE,
+    HolderInfo,
+    LeaseLost,
+    Leases,
+    acquire_all,
+    destination_backends,
+    partition_scope,
+    state_backend,
+)
 from rivet_core.pipeline.prefetch import Meter
-from rivet_core.planning import Checkpoints, base_query, column_overrides, plan_fingerprint, query_text
+from rivet_core.planning import (
+    WINDOW_FORMATS,
+    Checkpoints,
+    base_query,
+    column_overrides,
+    parse_window,
+    plan_fingerprint,
+    query_text,
+)
+from rivet_core.planning.ranges import chunk_key
 from rivet_core.redact import redact
 from rivet_core.results import ExportResult
 from rivet_core.slices import Slice
@@ -78,10 +98,57 @@ class Run:
         fingerprint = plan_fingerprint(export, self.result.query)
         self.checkpoints = Checkpoints(export, self.state, enabled=checkpointed, fingerprint=fingerprint)
         self.run_tracker = QualityTracker(export.quality) if export.quality and export.mode == "chunked" else None
+        self.lease: Leases | None = None
+        self.partitions = self._partitions()
 
     @property
     def dest(self) -> Destination:
         return self.placement.destination
+
+    def _partitions(self) -> list[str] | None:
+        """The lease scopes of a partition run (`window=…` / `chunk=…`), or None for a whole-export run.
+
+        Window keys are normalized as the planner reads them; a key it will reject takes the export scope.
+        """
+        o = self.options
+        try:
+            if o.windows:
+                unit = self.config.dagster_for(self.export).window or "day"
+                keys = [parse_window(w, unit).strftime(WINDOW_FORMATS[unit]) for w in o.windows]
+                return [partition_scope("window", k) for k in keys]
+            if o.chunks:
+                return [partition_scope("chunk", k) for k in o.chunks]
+        except ValueError:
+            return None
+        return None
+
+    @contextmanager
+    def leased(self) -> Iterator[None]:
+        """Hold this run's lease (docs/lease.md): its partitions', else the whole export's; `lease_wait_s` bounded."""
+        backends = [state_backend(self.config.base_dir), *destination_backends(self.dest)]
+        holder = HolderInfo.current(self.run_id)
+        scopes = self.partitions or [EXPORT_SCOPE]
+        wait = self.tuning.lease_wait_s
+        with acquire_all(export=self.export.name, scopes=scopes, holder=holder, backends=backends, wait_s=wait) as held:
+            self.lease = held
+            try:
+                yield
+            finally:
+                self.lease = None
+
+    def check_lease(self) -> None:
+        """Raise LeaseLost unless this run still holds its lease (right before a commit)."""
+        if self.lease is None:
+            raise LeaseLost(f"{self.export.name}: committing without the export lease")
+        self.lease.check()
+
+    def owns(self, manifest: Manifest) -> bool:
+        """Whether a committed unit belongs to this run's lease (a partition run: only its own partitions)."""
+        if self.partitions is None:
+            return True
+        slc = manifest.slice
+        key = slc.key if slc.kind == "window" else chunk_key(slc.lo) if slc.kind == "chunk" else ""
+        return f"{slc.kind}={key}" in self.partitions
 
     def unit_tracker(self) -> QualityTracker | None:
         """The tracker a unit feeds: the run's (chunked: quality over all chunks), else a fresh one per unit."""

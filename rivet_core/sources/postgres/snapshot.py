@@ -89,10 +89,9 @@ class PgSnapshot(Snapshot):
     def _drop_reader(self, cur: Any) -> None:
         """Close the data connection (after an error it may be dead); the next statement opens a fresh one."""
         if self._data is not None:
-            with suppress(adbc.Error):
-                if cur is not None:
-                    cur.close()
-                self._data.close()
+            if cur is not None:
+                _close_quietly(cur)
+            _close_quietly(self._data)
             self._data, self._pid = None, None
 
     def _connect_reader(self) -> adbc.Connection:
@@ -107,6 +106,9 @@ class PgSnapshot(Snapshot):
         """A new ADBC connection inside a transaction that imported this snapshot (one per worker)."""
         try:
             conn = self._connect_reader()
+        except adbc.Error as exc:
+            raise self.error(exc) from None
+        try:
             with closing(conn.cursor()) as cur:
                 cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cur.execute("SET TRANSACTION SNAPSHOT " + pgsql.Literal(self.snapshot_id).as_string(self.control))
@@ -114,8 +116,11 @@ class PgSnapshot(Snapshot):
                 row = cur.fetchone()
             self._pid = int(row[4]) if row else None
             return conn
-        except adbc.Error as exc:
-            raise self.error(exc) from None
+        except BaseException as exc:
+            _close_quietly(conn)  # never left to the garbage collector (its __del__ prints a traceback)
+            if isinstance(exc, adbc.Error):
+                raise self.error(exc) from None
+            raise
 
     def _reader(self) -> adbc.Connection:
         if self._data is None:
@@ -186,8 +191,7 @@ class PgSnapshot(Snapshot):
                     raise _array_shape_error(plans[int(shape[1])], shape[2]) from None
                 raise self.error(exc) from None
             finally:
-                with suppress(adbc.Error):
-                    cur.close()
+                _close_quietly(cur)
 
     def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
         with self._statement(statement, params) as cur:
@@ -201,8 +205,11 @@ class PgSnapshot(Snapshot):
         schema = target_schema(plans)
         throttle = self.source.tuning.throttle_ms / 1000
         seen = 0
-        with self._statement(statement, params, unbounded=True, plans=plans) as cur:
-            for raw in cur.fetch_record_batch():
+        with (
+            self._statement(statement, params, unbounded=True, plans=plans) as cur,
+            closing(cur.fetch_record_batch()) as reader,
+        ):
+            for raw in reader:  # the reader is closed before its cursor and connection, on every path
                 for offset in range(0, raw.num_rows, batch_size):
                     piece = raw.slice(offset, batch_size)
                     try:
@@ -240,6 +247,14 @@ def _array_shape_error(plan: ColumnPlan, dims: str) -> SourceError:
         " (several dimensions or a lower bound other than 1), which a list would flatten or re-base; set"
         f" `columns: {{{plan.name}: string}}` to write its exact text form"
     )
+
+
+def _close_quietly(handle: Any) -> None:
+    """Close an ADBC cursor or connection that may be dead or hold open children (never raises)."""
+    try:
+        handle.close()
+    except Exception as exc:  # adbc.Error, or RuntimeError "Cannot close AdbcConnection with open AdbcStatement"
+        log.debug("postgres: closing %s failed: %s", type(handle).__name__, exc)
 
 
 def _as_text(value: Any) -> str:
