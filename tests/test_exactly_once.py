@@ -107,8 +107,10 @@ def rivet(config: Path, *args: str, env: dict[str, str] | None = None) -> subpro
 
 
 def dagster(folder: Path, home: Path) -> subprocess.Popen[str]:
-    home.mkdir(exist_ok=True)
     env = {**os.environ, **ENV, "RIVET_CONFIG": "rivet.yaml", "DAGSTER_HOME": str(home)}
+    if not home.exists():  # two processes creating one fresh SQLite instance race in Dagster's own schema setup
+        home.mkdir()
+        subprocess.run([*DAGSTER, "instance", "migrate"], env=env, capture_output=True, timeout=120, check=True)
     argv = [*DAGSTER, "asset", "materialize", "--select", "raw/orders", "--config-json", IN_PROCESS]
     return subprocess.Popen([*argv, "-m", "rivet_dagster.definitions"], cwd=folder, env=env, stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, text=True)  # fmt: skip
