@@ -18,10 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from rivet_core.destinations.timeouts import StoreTimeouts
 from rivet_core.errors import DestinationError, RivetError
 
-REQUEST_TIMEOUT_S = 10  # one GCS request
-RETRY_TIMEOUT_S = 30  # all retries of one GCS request
 SETTLE_S = 1.0  # verified writes only
 T = TypeVar("T")
 # The destination's own error wording for an SDK failure (e.g. missing credentials), or None to use the generic one.
@@ -125,7 +124,9 @@ class GcsObjects:
         self.root = root.strip("/")
         self.where = f"gs://{bucket.name}/{self.root}".rstrip("/")
         self.settle_s = settle_s
-        self.retry = DEFAULT_RETRY.with_timeout(RETRY_TIMEOUT_S)
+        bounds = StoreTimeouts.from_env(os.environ)  # the destination's own bounds (README: S3 and GCS)
+        self.timeout = bounds.http
+        self.retry = DEFAULT_RETRY.with_timeout(bounds.step_deadline_s)
         self._conditional: bool | None = None
 
     @contextlib.contextmanager
@@ -145,12 +146,12 @@ class GcsObjects:
         with self._errors(key):
             try:
                 blob.upload_from_string(
-                    body, if_generation_match=generation, timeout=REQUEST_TIMEOUT_S, retry=self.retry
+                    body, if_generation_match=generation, timeout=self.timeout, retry=self.retry
                 )
             except PreconditionFailed:
                 return None
             except NotFound:  # a create never 404s in an existing bucket
-                if not self.bucket.exists(timeout=REQUEST_TIMEOUT_S, retry=self.retry):
+                if not self.bucket.exists(timeout=self.timeout, retry=self.retry):
                     name = self.bucket.name
                     raise DestinationError(
                         f"gcs bucket {name!r} does not exist (rivet never creates buckets)"
@@ -164,7 +165,7 @@ class GcsObjects:
         with self._errors(key):
             try:
                 self.bucket.blob(_join(self.root, key)).delete(
-                    if_generation_match=generation, timeout=REQUEST_TIMEOUT_S, retry=self.retry
+                    if_generation_match=generation, timeout=self.timeout, retry=self.retry
                 )
             except (PreconditionFailed, NotFound):
                 return False
@@ -183,12 +184,12 @@ class GcsObjects:
         from google.api_core.exceptions import NotFound, PreconditionFailed
 
         with self._errors(key):
-            blob = self.bucket.get_blob(_join(self.root, key), timeout=REQUEST_TIMEOUT_S, retry=self.retry)
+            blob = self.bucket.get_blob(_join(self.root, key), timeout=self.timeout, retry=self.retry)
             if blob is None:
                 return None
             try:
                 body = blob.download_as_bytes(
-                    if_generation_match=blob.generation, timeout=REQUEST_TIMEOUT_S, retry=self.retry
+                    if_generation_match=blob.generation, timeout=self.timeout, retry=self.retry
                 )
             except (NotFound, PreconditionFailed):  # replaced or deleted between the two requests
                 return self.read(key)
@@ -226,7 +227,7 @@ class GcsObjects:
     def list(self, prefix: str) -> list[str]:
         skip = len(self.root) + 1 if self.root else 0
         with self._errors(prefix):
-            blobs = self.bucket.list_blobs(prefix=_join(self.root, prefix), timeout=REQUEST_TIMEOUT_S, retry=self.retry)
+            blobs = self.bucket.list_blobs(prefix=_join(self.root, prefix), timeout=self.timeout, retry=self.retry)
             return [blob.name[skip:] for blob in blobs]
 
 
