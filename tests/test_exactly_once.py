@@ -255,7 +255,10 @@ def test_a_run_killed_after_its_manifest_is_rolled_forward_by_the_next(
 
 
 def test_a_data_connection_killed_mid_stream_ends_in_one_line_no_traceback(pg: Any, big: str, tmp_path: Path) -> None:
-    config = export_config(tmp_path, export_of(big, mode="full", tuning={**SLOW, "max_retries": 0}))
+    # More rows than the socket buffers hold, read slowly: the server's COPY is still sending when terminated.
+    query = f"SELECT g AS id, repeat('x', 50) AS note FROM generate_series(1, 3000000) AS {big}(g)"
+    export = {"name": "orders", "query": query, "mode": "full", "tuning": {**SLOW, "max_retries": 0}}
+    config = export_config(tmp_path, export)
     proc = rivet(config)
 
     def terminate() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -84,7 +85,8 @@ class LocalDestination(Destination):
             tmp.replace(path)
             _fsync_dir(path.parent)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)  # e.g. ENOSPC: leave no hidden temp file behind
+            with contextlib.suppress(OSError):  # e.g. ENOSPC: leave no hidden temp file behind
+                tmp.unlink(missing_ok=True)
             raise DestinationError(f"local destination: cannot write {path}: {exc.strerror}") from None
 
     def read_bytes(self, key: str) -> bytes:

@@ -114,8 +114,16 @@ class _ObjectClaim:
             raise LeaseLost(f"lease {where} lost: not renewed within its {self._backend.ttl_s:g} s ttl")
 
     def release(self) -> None:
+        """Stop the heartbeat and delete the object, within RELEASE_JOIN_S in all (a store that does not answer
+        in time is left behind: the object expires, or a run on this host takes it over once this process ends)."""
+        deadline = time.monotonic() + RELEASE_JOIN_S
         self._stop.set()
         self._thread.join(RELEASE_JOIN_S)
+        deleter = threading.Thread(target=self._delete, name="rivet-lease-release", daemon=True)
+        deleter.start()
+        deleter.join(max(0.0, deadline - time.monotonic()))
+
+    def _delete(self) -> None:
         with self._lock:
             if self._lost:
                 return

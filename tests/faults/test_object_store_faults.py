@@ -152,9 +152,9 @@ def test_the_endpoint_killed_mid_export_fails_within_the_bound_without_commit_an
     assert_one_clear_line(stderr, store, "uploading part 1 of ")
 
     proxy.start()
-    # The failed run's claim and its lease object (unreachable at release), both removed or taken over next run.
-    bookkeeping = ("/_rivet/inc/owners/", "/_rivet/inc/lease/")
-    after = [k for k in store.objects() if not any(b in k for b in bookkeeping)]
+    # the failed run's claim and its lease object (unreachable at release), both removed by the next run
+    outside_bookkeeping = ("/_rivet/inc/owners/", "/_rivet/inc/lease/")
+    after = [k for k in store.objects() if not any(b in k for b in outside_bookkeeping)]
     assert (state_show(config, "inc", env=ENV), after) == before
     assert len(store.manifests("inc")) == 1 and store.data_keys() == before_keys
     rerun = run_json(config, env=ENV)
