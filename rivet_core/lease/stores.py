@@ -145,9 +145,7 @@ class GcsObjects:
         blob = self.bucket.blob(_join(self.root, key))
         with self._errors(key):
             try:
-                blob.upload_from_string(
-                    body, if_generation_match=generation, timeout=self.timeout, retry=self.retry
-                )
+                blob.upload_from_string(body, if_generation_match=generation, timeout=self.timeout, retry=self.retry)
             except PreconditionFailed:
                 return None
             except NotFound:  # a create never 404s in an existing bucket
