@@ -128,7 +128,7 @@ def one_wins(outcomes: list[tuple[int, str]]) -> None:
         assert code == 0 or (code == 1 and HELD in err and "Traceback" not in err), err[-2000:]
 
 
-def when_streaming(pg: Any, table: str, timeout: float = 60) -> None:
+def when_streaming(pg: Any, table: str, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while not querying(pg, f"COPY%{table}"):
         assert time.monotonic() < deadline, "the export never started streaming"
