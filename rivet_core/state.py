@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rivet_core.sources.limits import CONNECT_TIMEOUT_S, KEEPALIVE_COUNT, KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S
+from rivet_core.sources.limits import bookkeeping_params
 from rivet_core.writers import WrittenPart
 
 STATE_STATEMENT_TIMEOUT_S = 30  # one state-store statement (they are all small)
@@ -60,14 +60,8 @@ class StateStore:
         if url.startswith(("postgres://", "postgresql://")):
             import psycopg
 
-            bounds: dict[str, Any] = {  # a state store that stops answering fails the run instead of hanging it
-                "connect_timeout": CONNECT_TIMEOUT_S,
-                "options": f"-c statement_timeout={STATE_STATEMENT_TIMEOUT_S * 1000} -c lock_timeout=10000",
-                "keepalives": 1,
-                "keepalives_idle": KEEPALIVE_IDLE_S,
-                "keepalives_interval": KEEPALIVE_INTERVAL_S,
-                "keepalives_count": KEEPALIVE_COUNT,
-            }
+            # a state store that stops answering fails the run instead of hanging it
+            bounds = bookkeeping_params(statement_timeout_s=STATE_STATEMENT_TIMEOUT_S)
             return cls(lambda: psycopg.connect(url, **bounds), "%s", "postgres (RIVET_STATE_URL)")
         path = config_dir / ".rivet_state.db"
         return cls(lambda: sqlite3.connect(path, timeout=30), "?", str(path))

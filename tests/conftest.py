@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import gcs_emulator, moto_s3, slack  # noqa: F401  (S3 and GCS servers, a Slack stand-in: on use)
+from servers import azurite, gcs_emulator, moto_s3, slack  # noqa: F401  (S3, GCS, Azure servers, a Slack stand-in: on use)
 
 import rivet_core  # noqa: F401  (first: it loads the MySQL C extension before pyarrow can)
 from rivet_core.redact import forget_all

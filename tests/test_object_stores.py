@@ -1,6 +1,7 @@
-"""S3 and GCS destinations (docs/commit-protocol.md): the Destination contract against moto's S3 server and a GCS
-emulator, and `rivet run` exports from the real PostgreSQL to both, including a SIGKILL mid-upload. Network faults
-(a stalled or dead endpoint) are in tests/faults/test_object_store_faults.py."""
+"""S3, GCS and Azure Blob destinations (docs/commit-protocol.md): the Destination contract against moto's S3
+server, a GCS emulator and Azurite, and `rivet run` exports from the real PostgreSQL to each, including a SIGKILL
+mid-upload. Network faults (a stalled or dead endpoint) are in tests/faults/test_object_store_faults.py; what only
+Azure has (staged blocks, its credentials) in tests/test_azure.py."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def test_s3_clear_aborts_unfinished_multipart_uploads(moto_s3: MotoS3) -> None:
 def test_missing_bucket_fails_naming_it(store: Store) -> None:
     store.bucket = "rivet-no-such-bucket"
     dest = store.open()
-    with pytest.raises(DestinationError, match=f"{store.kind} bucket 'rivet-no-such-bucket' does not exist"):
+    with pytest.raises(DestinationError, match=f"{store.label} does not exist"):
         dest.list("")
     with pytest.raises(DestinationError, match="'rivet-no-such-bucket' does not exist"):
         dest.write_bytes("x", b"1")
@@ -154,8 +155,7 @@ def test_full_and_incremental_exports_to_the_bucket_read_back_equal(
     )  # fmt: skip
     summary = run_json(config, "-e", "full", "--validate", env=ENV)
     assert summary["status"] == "success" and summary["rows"] == 20_000 and summary["validated"] == "passed"
-    scheme = {"s3": "s3", "gcs": "gs"}[store.kind]
-    assert summary["files"][0].startswith(f"{scheme}://{store.bucket}/exports/full/full_")
+    assert summary["files"][0].startswith(f"{store.scheme}://{store.bucket}/exports/full/full_")
     source = pg.execute(f"SELECT * FROM {items} ORDER BY id").fetchall()
     assert rows_of(store.table("full")) == source
 
@@ -175,7 +175,7 @@ def test_missing_bucket_exits_1_naming_it(store: Store, items: str, tmp_path: Pa
     config = export_config(tmp_path, {"name": "ev", "table": items, "destination": store.destination()})
     proc = run_cli("run", "-c", str(config), env=ENV)
     assert proc.returncode == 1, proc.stderr
-    assert f"{store.kind} bucket 'rivet-missing-bucket' does not exist" in proc.stderr
+    assert f"{store.label} does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr and S3_KEY_ENV["RIVET_TEST_S3_SECRET"] not in proc.stderr
 
 
@@ -223,8 +223,8 @@ def test_sigkill_mid_upload_publishes_nothing_and_the_next_run_cleans_up(
     config = export_config(tmp_path, export)
 
     def uploading() -> bool:
-        """S3: a multipart upload of a temp part is open. GCS: a temp part exists and the next one streams."""
-        return bool(store.uploads() if store.kind == "s3" else store.temp_keys("big"))
+        """S3/Azure: an upload of a temp part is open. GCS: a temp part exists and the next one streams."""
+        return bool(store.temp_keys("big") if store.kind == "gcs" else store.uploads())
 
     assert kill_run_when(config, uploading, env=ENV) == -signal.SIGKILL, "the run finished before it could be killed"
     assert uploading()

@@ -3,6 +3,7 @@ ones fail at once, nothing retried after a commit; and the memory_threshold_mb p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import threading
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 import pyarrow as pa
 import pytest
@@ -47,13 +49,21 @@ def _start(pg: Any, config: Path) -> tuple[subprocess.Popen[str], Any]:
     return proc, since
 
 
+def _client_ports(pid: int) -> list[int]:
+    """The local ports of process `pid`'s connections to the Postgres server (its sessions' client_port)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return [c.laddr.port for c in psutil.Process(pid).net_connections("tcp") if c.raddr and c.raddr.port == 5432]
+    return []
+
+
 def _terminate(pg: Any, proc: subprocess.Popen[str], since: Any, where: str) -> None:
-    """pg_terminate_backend of this run's backends matching `where`, as soon as one shows up."""
+    """pg_terminate_backend of this run's backends matching `where` (never another test's), once one shows up."""
     for _ in range(600):
         assert proc.poll() is None, f"the export ended before its backend was terminated: {proc.communicate()}"
         killed = pg.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rivet'"
-            f" AND backend_start >= %s AND {where}", (since,)).fetchall()  # fmt: skip
+            f" AND backend_start >= %s AND client_port = ANY(%s) AND {where}",
+            (since, _client_ports(proc.pid))).fetchall()  # fmt: skip
         if any(row[0] for row in killed):
             return
         time.sleep(0.05)

@@ -21,6 +21,9 @@ from rivet_core.lease.stores import GcsObjects, S3Objects
 # Polling between attempts: from FIRST_POLL_S doubling up to MAX_POLL_S, each sleep jittered ±25 %.
 FIRST_POLL_S = 0.05
 MAX_POLL_S = 1.0
+# A holder that has just taken its lock may not have written who it is yet: past the deadline, keep polling this
+# much longer so the error names the holder instead of "not readable yet".
+HOLDER_GRACE_S = 2.0
 
 
 class Lease:
@@ -72,7 +75,7 @@ def acquire(
         got = _try_all(backends, export, scope, holder)
         if not isinstance(got, Conflict):
             break
-        left = deadline - time.monotonic()
+        left = deadline - time.monotonic() + (HOLDER_GRACE_S if got.holder is None else 0.0)
         if left <= 0:
             raise LeaseHeld(got.message(export))
         time.sleep(min(left, poll * random.uniform(0.75, 1.25)))

@@ -14,11 +14,9 @@ from typing import Any
 
 from rivet_core.errors import StateError
 from rivet_core.lease.model import EXPORT_SCOPE, Claim, Conflict, HolderInfo, LeaseLost, conflicts
+from rivet_core.sources.limits import bookkeeping_params
 
-CONNECT_TIMEOUT_S = 10
-STATEMENT_TIMEOUT_MS = 10_000
-# TCP keepalives: a dead server or path is noticed in about IDLE + INTERVAL * COUNT seconds.
-KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 30, 10, 3
+STATEMENT_TIMEOUT_S = 10
 _DDL_KEY = "rivet-lease-ddl"
 
 _DDL = """CREATE TABLE IF NOT EXISTS rivet_leases (
@@ -82,13 +80,8 @@ class PostgresLeaseBackend:
         return psycopg.connect(
             self.url,
             autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_S,
-            keepalives=1,
-            keepalives_idle=KEEPALIVE_IDLE_S,
-            keepalives_interval=KEEPALIVE_INTERVAL_S,
-            keepalives_count=KEEPALIVE_COUNT,
-            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
             application_name="rivet lease",
+            **bookkeeping_params(statement_timeout_s=STATEMENT_TIMEOUT_S),
         )
 
     def _ensure_table(self, conn: Any) -> None:

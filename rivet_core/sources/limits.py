@@ -8,7 +8,7 @@ the tuning value when it sets one, else the constants here (README: Tuning).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rivet_core.config import Tuning
@@ -25,6 +25,22 @@ CATALOG_STATEMENT_TIMEOUT_S = 60
 """Statement timeout of catalog / EXPLAIN / preflight connections when the tuning sets none."""
 CATALOG_LOCK_TIMEOUT_S = 10
 """Lock timeout of catalog / EXPLAIN / preflight connections when the tuning sets none."""
+
+
+def keepalive_params() -> dict[str, int]:
+    """libpq keywords for TCP keepalives on a database socket (a vanished peer is noticed in ~60 s)."""
+    return {
+        "keepalives": 1,
+        "keepalives_idle": KEEPALIVE_IDLE_S,
+        "keepalives_interval": KEEPALIVE_INTERVAL_S,
+        "keepalives_count": KEEPALIVE_COUNT,
+    }
+
+
+def bookkeeping_params(*, statement_timeout_s: int, lock_timeout_s: int = CATALOG_LOCK_TIMEOUT_S) -> dict[str, Any]:
+    """psycopg keywords of a state-store or lease connection: connect timeout, keepalives, session timeouts."""
+    options = f"-c statement_timeout={statement_timeout_s * 1000} -c lock_timeout={lock_timeout_s * 1000}"
+    return {"connect_timeout": CONNECT_TIMEOUT_S, "options": options, **keepalive_params()}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from rivet_core.config import TlsConfig
-from rivet_core.sources.limits import KEEPALIVE_COUNT, KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, Limits
+from rivet_core.sources.limits import Limits, keepalive_params
 
 _SSLMODES = {"disable": "disable", "require": "require", "verify-ca": "verify-ca", "verify-full": "verify-full"}
 # The server's answer when a pooler in front of it does not pass `options` through.
@@ -57,10 +57,7 @@ def conninfo(url: str, tls: TlsConfig | None, limits: Limits, *, options: bool =
     extra: dict[str, Any] = {
         "application_name": "rivet",
         "connect_timeout": limits.connect_timeout_s,
-        "keepalives": 1,
-        "keepalives_idle": KEEPALIVE_IDLE_S,
-        "keepalives_interval": KEEPALIVE_INTERVAL_S,
-        "keepalives_count": KEEPALIVE_COUNT,
+        **keepalive_params(),
     }
     extra = {k: v for k, v in extra.items() if k not in given} | _tls(tls)
     if options:
