@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from rivet_core.config import TlsConfig, Tuning
-from rivet_core.sources.base import Source
+from rivet_core.sources.base import OpenTransaction, Source
 from rivet_core.sources.postgres.catalog import PgCatalog
 from rivet_core.sources.postgres.connection import OPTIONS_REFUSED, conninfo, is_transient, quote_ident
 from rivet_core.sources.postgres.snapshot import SETTINGS_SQL, PgSnapshot, transaction_settings
@@ -20,6 +20,17 @@ POOLER_WARNING = (
     "(backend pid changed between transactions); the export still runs in one transaction with "
     "SET LOCAL settings, but a pooler timeout can cut a long export: prefer a direct or session-mode "
     "connection for large exports"
+)
+
+
+# Client sessions of this database inside a transaction (rivet's own, read-only by session, left out) and prepared
+# transactions: any of them may still commit a row whose cursor value was taken before the fence.
+OPEN_TRANSACTIONS_SQL = (
+    "SELECT pid::text || '@' || xact_start::text, xact_start::text, 'pid ' || pid || ' (' || coalesce(state, '?')"
+    " || ')' FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
+    " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND application_name NOT IN ('rivet', 'rivet lease')"
+    " UNION ALL SELECT 'prepared ' || gid, prepared::text, 'prepared transaction ' || gid FROM pg_prepared_xacts"
+    " WHERE database = current_database()"
 )
 
 
@@ -39,6 +50,15 @@ class PostgresSource(Source):
 
     def is_transient(self, exc: BaseException) -> bool:
         return is_transient(exc)
+
+    def open_transactions(self, conn: Any) -> list[OpenTransaction]:
+        """pg_stat_activity and pg_prepared_xacts, in a transaction of its own (their view is per transaction)."""
+        try:
+            found = conn.execute(OPEN_TRANSACTIONS_SQL, binary=True).fetchall()
+            conn.commit()
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+        return [OpenTransaction(*map(str, row)) for row in found]
 
     def options_refused(self, exc: BaseException) -> bool:
         """True (and the options dropped from now on) when a pooler refused the session's startup options."""
