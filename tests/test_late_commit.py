@@ -117,3 +117,28 @@ def test_no_row_skipped_or_duplicated_by_late_commits(engine: Engine, table_name
         ids = exported_ids(tmp_path / name)
         counts[name] = (len(set(committed) - set(ids)), len(ids) - len(set(ids)), len(set(ids) - set(committed)))
     assert counts == dict.fromkeys(EXPORTS, (0, 0, 0)), f"(lost, duplicated, unknown) of {len(committed)}: {counts}"
+
+
+def test_a_transaction_open_past_the_wait_fails_the_run_and_its_row_comes_next(
+    engine: Engine, table_name: str, tmp_path: Path
+) -> None:
+    engine.execute(DDL[engine.kind].format(t=table_name))
+    export = {"name": "orders", "table": table_name, "mode": "incremental", "cursor_column": "id"}
+    config = load_config(engine.config(tmp_path, {**export, "tuning": {"late_commit_wait_s": 1}}))
+    late = connect(engine.kind)
+    try:
+        with late.cursor() as cur:  # takes id 1 and stays open
+            cur.execute(INSERT[engine.kind].format(t=table_name), (False, 0))
+        engine.execute(INSERT[engine.kind].format(t=table_name), (False, 1))  # id 2, committed
+        started = time.monotonic()
+        failed = run_export(config, "orders")
+        waited = time.monotonic() - started
+        assert failed.status == "failed" and failed.error is not None
+        assert "exports[orders].tuning.late_commit_wait_s: 1 transaction(s) still open after 1s" in failed.error
+        assert " since " in failed.error and waited >= 1
+        assert exported_ids(tmp_path / "out") == []
+        late.commit()
+    finally:
+        late.close()
+    assert run_export(config, "orders").status == "success"
+    assert sorted(exported_ids(tmp_path / "out")) == [1, 2]

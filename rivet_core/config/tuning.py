@@ -138,7 +138,7 @@ class Tuning:
         metadata=_knob(
             "Longest wait, per incremental run, for other sessions' open transactions that could still commit rows "
             "below the run's cursor bound; still open after it, the run fails with nothing exported; 0 = no wait "
-            "(0..3600; docs/cursor.md).",
+            "(default 30; 0..3600; docs/cursor.md).",
             ge=0,
             le=3600,
         ),

@@ -18,7 +18,6 @@ from rivet_core.config import ExportConfig
 from rivet_core.errors import SourceError
 from rivet_core.planning.cursor import cursor_plan
 from rivet_core.slices import Slice
-from rivet_core.sources import sql
 from rivet_core.sources.base import OpenTransaction, Query, Source
 
 log = logging.getLogger("rivet")
@@ -43,8 +42,7 @@ class Fence:
 
 def late_commit_fence(source: Source, query: Query, export: ExportConfig) -> Fence:
     """`MAX(key)` now, then every transaction open after it ended (within `late_commit_wait_s`), else SourceError."""
-    with source.snapshot() as probe:
-        high = sql.top(probe, query, cursor_plan(export, None))
+    high = source.high_key(query, cursor_plan(export, None))
     if high is None:
         return Fence(None, 0.0, 0)
     time.sleep(source.settle_s)
@@ -57,7 +55,7 @@ def late_commit_fence(source: Source, query: Query, export: ExportConfig) -> Fen
             still = {t.ident for t in source.open_transactions(conn)}
             pending = {ident: t for ident, t in pending.items() if ident in still}
     if pending:
-        raise SourceError(_timeout_message(export.name, wait_s, list(pending.values())))
+        raise SourceError(timeout_message(export.name, wait_s, list(pending.values())))
     fence = Fence(high, round(time.monotonic() - started, 3), count)
     log.info(
         "%s: late-commit fence at %s: waited %.3fs for %d open transaction(s)",
@@ -66,7 +64,8 @@ def late_commit_fence(source: Source, query: Query, export: ExportConfig) -> Fen
     return fence
 
 
-def _timeout_message(name: str, wait_s: int, still: list[OpenTransaction]) -> str:
+def timeout_message(name: str, wait_s: int, still: list[OpenTransaction]) -> str:
+    """The error of a fence that waited `wait_s` in vain: the field, up to three transactions, what to do."""
     shown = ", ".join(f"{t.who} since {t.since}" for t in still[:NAMED])
     more = f" and {len(still) - NAMED} more" if len(still) > NAMED else ""
     return (

@@ -7,9 +7,12 @@ from contextlib import closing, contextmanager, suppress
 from typing import Any
 
 import psycopg
+from psycopg import sql as pgsql
 
 from rivet_core.config import TlsConfig, Tuning
-from rivet_core.sources.base import OpenTransaction, Source
+from rivet_core.slices import Slice
+from rivet_core.sources import sql
+from rivet_core.sources.base import OpenTransaction, Query, Source
 from rivet_core.sources.postgres.catalog import PgCatalog
 from rivet_core.sources.postgres.connection import OPTIONS_REFUSED, conninfo, is_transient, quote_ident
 from rivet_core.sources.postgres.snapshot import SETTINGS_SQL, PgSnapshot, transaction_settings
@@ -50,6 +53,17 @@ class PostgresSource(Source):
 
     def is_transient(self, exc: BaseException) -> bool:
         return is_transient(exc)
+
+    def high_key(self, query: Query, slc: Slice) -> Any:
+        """One statement on a plain read-only connection (an export snapshot would open an ADBC reader too)."""
+        try:
+            with closing(self.connect()) as conn:
+                base = sql.base_sql(query, quote_ident, lambda value: pgsql.Literal(value).as_string(conn))
+                top = f"SELECT MAX({sql.slice_key(slc, quote_ident)}) FROM ({base}) AS {sql.ALIAS}"
+                row = conn.execute(top, binary=True).fetchone()  # no parameters: the text is sent as it is
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+        return row[0] if row else None
 
     def open_transactions(self, conn: Any) -> list[OpenTransaction]:
         """pg_stat_activity and pg_prepared_xacts, in a transaction of its own (their view is per transaction)."""
