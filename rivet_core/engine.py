@@ -132,6 +132,8 @@ def snapshot_pass(run: Run) -> list[Written]:
     """
     export = run.export
     fence = late_commit_fence(run.source, run.query, export) if export.mode == "incremental" else None
+    if fence is not None and fence.warning:
+        run.warn(fence.warning)
     with run.source.snapshot() as snap:
         plans = snap.plan(run.query, run.overrides, f"exports[{export.name}]")
         run.result.schema = [

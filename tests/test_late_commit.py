@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from conftest import PG_URL
-from e2e import data_files
+from e2e import data_files, export_config
 from engines import Engine, engine_fixture  # noqa: F401 - the `engine` fixture
 
 from rivet_core.config import load_config
@@ -142,3 +142,23 @@ def test_a_transaction_open_past_the_wait_fails_the_run_and_its_row_comes_next(
         late.close()
     assert run_export(config, "orders").status == "success"
     assert sorted(exported_ids(tmp_path / "out")) == [1, 2]
+
+
+@pytest.mark.pg
+def test_a_role_that_cannot_see_other_sessions_is_warned(pg: Any, table_name: str, tmp_path: Path) -> None:
+    role = f"r_{table_name}"
+    pg.execute(DDL["postgres"].format(t=table_name))
+    pg.execute(INSERT["postgres"].format(t=table_name), (False, 0))
+    pg.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        pg.execute(f"GRANT SELECT ON {table_name} TO {role}")
+        export = {"name": "orders", "table": table_name, "mode": "incremental", "cursor_column": "id"}
+        url = PG_URL.replace("postgres@", f"{role}@", 1)  # `pg`, a superuser session, is one it cannot see
+        config = load_config(export_config(tmp_path, export, url=url))
+        result = run_export(config, "orders")
+        assert result.status == "success", result.error
+        assert any("hidden from this role" in w and "pg_read_all_stats" in w for w in result.warnings)
+        assert exported_ids(tmp_path / "out") == [1]
+    finally:
+        pg.execute(f"REVOKE ALL ON {table_name} FROM {role}")
+        pg.execute(f"DROP ROLE {role}")

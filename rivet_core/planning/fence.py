@@ -32,6 +32,7 @@ class Fence:
     high: Any
     waited_s: float
     waited_for: int
+    warning: str | None = None  # the source hides some sessions' transactions from the fence
 
     def bound(self, slices: list[Slice]) -> list[Slice]:
         """The incremental slices capped at the bound (`key <= high`); none when there was no row."""
@@ -49,14 +50,14 @@ def late_commit_fence(source: Source, query: Query, export: ExportConfig) -> Fen
     started, wait_s = time.monotonic(), source.tuning.late_commit_wait_s
     with closing(source.connect()) as conn:
         pending = {t.ident: t for t in source.open_transactions(conn)}
-        count = len(pending)
+        count, warning = len(pending), source.hidden_sessions(conn)
         while pending and time.monotonic() - started < wait_s:
             time.sleep(source.poll_s)
             still = {t.ident for t in source.open_transactions(conn)}
             pending = {ident: t for ident, t in pending.items() if ident in still}
     if pending:
         raise SourceError(timeout_message(export.name, wait_s, list(pending.values())))
-    fence = Fence(high, round(time.monotonic() - started, 3), count)
+    fence = Fence(high, round(time.monotonic() - started, 3), count, warning)
     log.info(
         "%s: late-commit fence at %s: waited %.3fs for %d open transaction(s)",
         export.name, high, fence.waited_s, count,

@@ -89,6 +89,10 @@ class Source(ABC):
     def open_transactions(self, conn: Any) -> list[OpenTransaction]:
         """Other sessions' open transactions that could still write (rivet's read-only ones left out), on `conn`."""
 
+    def hidden_sessions(self, conn: Any) -> str | None:
+        """A warning when this role cannot see other sessions' transactions (the fence cannot wait for them)."""
+        return None
+
     @abstractmethod
     def is_transient(self, exc: BaseException) -> bool:
         """Whether a driver error is worth a retry on a new connection; auth, syntax, missing objects are not."""

@@ -36,6 +36,12 @@ OPEN_TRANSACTIONS_SQL = (
     " WHERE database = current_database()"
 )
 
+# Sessions of other roles whose state, query, xact_start and backend_type pg_stat_activity hides (no
+# pg_read_all_stats).
+HIDDEN_SESSIONS_SQL = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = '<insufficient privilege>'"
+)
+
 
 @register("postgres")
 class PostgresSource(Source):
@@ -64,6 +70,22 @@ class PostgresSource(Source):
         except psycopg.Error as exc:
             raise self.error(exc) from None
         return row[0] if row else None
+
+    def hidden_sessions(self, conn: Any) -> str | None:
+        """Sessions whose transaction pg_stat_activity hides from this role (no pg_read_all_stats)."""
+        try:
+            row = conn.execute(HIDDEN_SESSIONS_SQL, binary=True).fetchone()
+            conn.commit()
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+        hidden = int(row[0]) if row else 0
+        if not hidden:
+            return None
+        return (
+            f"postgres: {hidden} session(s) of other roles are hidden from this role in pg_stat_activity, so the "
+            "late-commit fence cannot wait for their transactions and rows they commit late may be skipped: grant "
+            "the source role pg_read_all_stats (docs/cursor.md)"
+        )
 
     def open_transactions(self, conn: Any) -> list[OpenTransaction]:
         """pg_stat_activity and pg_prepared_xacts, in a transaction of its own (their view is per transaction)."""
