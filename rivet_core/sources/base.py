@@ -78,12 +78,9 @@ class Source(ABC):
     def catalog(self) -> Catalog:
         """The catalog questions of preflight, on a new connection of its own."""
 
+    @abstractmethod
     def high_key(self, query: Query, slc: Slice) -> Any:
         """`MAX` of the slice's key over the base query, as committed now (the late-commit fence's bound)."""
-        from rivet_core.sources import sql
-
-        with self.snapshot() as probe:
-            return sql.top(probe, query, slc)
 
     @abstractmethod
     def open_transactions(self, conn: Any) -> list[OpenTransaction]:

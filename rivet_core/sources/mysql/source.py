@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
+from typing import Any
 
 import mysql.connector
 
 from rivet_core.config import TlsConfig, Tuning
-from rivet_core.sources.base import OpenTransaction, Source
+from rivet_core.slices import Slice
+from rivet_core.sources import sql
+from rivet_core.sources.base import OpenTransaction, Query, Source
 from rivet_core.sources.mysql.catalog import MySqlCatalog
 from rivet_core.sources.mysql.connection import (
     DRIVER_ERRORS,
@@ -68,6 +71,11 @@ class MySQLSource(Source):
 
     def is_transient(self, exc: BaseException) -> bool:
         return getattr(exc, "errno", None) in _TRANSIENT
+
+    def high_key(self, query: Query, slc: Slice) -> Any:
+        """In a consistent snapshot of its own (one short connection)."""
+        with self.snapshot() as probe:
+            return sql.top(probe, query, slc)
 
     def open_transactions(self, conn: CMySQLConnection) -> list[OpenTransaction]:
         """information_schema.INNODB_TRX (server-wide: InnoDB does not say which tables a transaction will touch)."""
