@@ -24,7 +24,7 @@ from rivet_core.pipeline.publish import publish
 from rivet_core.pipeline.run import Progress, Run, RunOptions
 from rivet_core.pipeline.unit import Written
 from rivet_core.pipeline.workers import run_slices
-from rivet_core.planning import Planner, stored_cursor
+from rivet_core.planning import Planner, late_commit_fence, stored_cursor
 from rivet_core.results import ExportResult
 from rivet_core.slices import Slice
 from rivet_core.sources.base import Snapshot
@@ -126,8 +126,14 @@ def reset_attempt(run: Run) -> None:
 
 
 def snapshot_pass(run: Run) -> list[Written]:
-    """Plan and write every slice inside one snapshot; returns the units whose commit is deferred."""
+    """Plan and write every slice inside one snapshot; returns the units whose commit is deferred.
+
+    An incremental run first sets its late-commit fence, so its snapshot is taken once the rows below it are in.
+    """
     export = run.export
+    fence = late_commit_fence(run.source, run.query, export) if export.mode == "incremental" else None
+    if fence is not None and fence.warning:
+        run.warn(fence.warning)
     with run.source.snapshot() as snap:
         plans = snap.plan(run.query, run.overrides, f"exports[{export.name}]")
         run.result.schema = [
@@ -138,6 +144,8 @@ def snapshot_pass(run: Run) -> list[Written]:
             check_columns(export.quality, [c["name"] for c in run.result.schema], f"exports[{export.name}]")
         check_drift(run)
         slices = plan_slices(run, snap)
+        if fence is not None:
+            slices = fence.bound(slices)
         run.checkpoints.start(run.run_id, slices)
         return run_slices(run, snap, slices, plans)
 

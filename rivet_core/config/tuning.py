@@ -133,6 +133,16 @@ class Tuning:
             le=3600,
         ),
     )
+    late_commit_wait_s: int = field(
+        default=30,
+        metadata=_knob(
+            "Longest wait, per incremental run, for other sessions' open transactions that could still commit rows "
+            "below the run's cursor bound; still open after it, the run fails with nothing exported; 0 = no wait "
+            "(default 30; 0..3600; docs/cursor.md).",
+            ge=0,
+            le=3600,
+        ),
+    )
     profile_origin: ProfileOrigin = field(default="default", compare=False, metadata={"yaml": False})
     """Where `profile` came from: `explicit` (a tuning.profile), `environment` (source.environment), `default`."""
 

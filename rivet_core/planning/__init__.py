@@ -2,6 +2,7 @@
 
 from rivet_core.planning.checkpoints import Checkpoints
 from rivet_core.planning.cursor import committed_cursor, cursor_label, cursor_plan, stored_cursor
+from rivet_core.planning.fence import Fence, late_commit_fence
 from rivet_core.planning.planner import Planner, plan_fingerprint
 from rivet_core.planning.probes import (
     ChunkCount,
@@ -20,6 +21,7 @@ __all__ = [
     "WINDOW_FORMATS",
     "Checkpoints",
     "ChunkCount",
+    "Fence",
     "Planner",
     "Slice",
     "SliceKind",
@@ -34,6 +36,7 @@ __all__ = [
     "cursor_plan",
     "cursor_slice",
     "full_slice",
+    "late_commit_fence",
     "parse_window",
     "plan_fingerprint",
     "query_text",

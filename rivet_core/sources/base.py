@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class OpenTransaction:
+    """Another session's open transaction, which could still commit rows (the late-commit fence waits for it)."""
+
+    ident: str  # the same transaction while it lives (a pid or thread with its start / trx id)
+    since: str  # when it started, as the server says
+    who: str  # `pid 123 (idle in transaction)`, for the message naming it
+
+
+@dataclass(frozen=True)
 class Query:
     """The base query of an export: a table, or user SQL with its `${VAR}` values apart; wrapped, never spliced."""
 
@@ -40,6 +49,8 @@ class Source(ABC):
     """A database engine: opens read-only connections and snapshots, and translates its driver's errors."""
 
     engine: ClassVar[str]
+    settle_s: ClassVar[float] = 0.0  # the late-commit fence's pause between its MAX and the open transactions
+    poll_s: ClassVar[float] = 0.05  # how often the fence looks again at the transactions it waits for
 
     def __init__(self, url: str, tuning: Tuning, tls: TlsConfig | None = None) -> None:
         self.url = url
@@ -66,6 +77,18 @@ class Source(ABC):
     @abstractmethod
     def catalog(self) -> Catalog:
         """The catalog questions of preflight, on a new connection of its own."""
+
+    @abstractmethod
+    def high_key(self, query: Query, slc: Slice) -> Any:
+        """`MAX` of the slice's key over the base query, as committed now (the late-commit fence's bound)."""
+
+    @abstractmethod
+    def open_transactions(self, conn: Any) -> list[OpenTransaction]:
+        """Other sessions' open transactions that could still write (rivet's read-only ones left out), on `conn`."""
+
+    def hidden_sessions(self, conn: Any) -> str | None:
+        """A warning when this role cannot see other sessions' transactions (the fence cannot wait for them)."""
+        return None
 
     @abstractmethod
     def is_transient(self, exc: BaseException) -> bool:

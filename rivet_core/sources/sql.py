@@ -70,6 +70,12 @@ def count(snap: Any, query: Query, slc: Slice) -> int:
     return int(snap.fetch_one(statement, slc, params)[0])
 
 
+def top(snap: Any, query: Query, slc: Slice) -> Any:
+    """`MAX` of a slice's key over the whole base query, in the snapshot (the late-commit fence's bound)."""
+    statement = f"SELECT MAX({slice_key(slc, snap.quote)}) FROM ({_base(snap, query)}) AS {ALIAS}"
+    return snap.fetch_one(statement, slc, [])[0]
+
+
 def bounds(snap: Any, query: Query, column: str, after: Any = None) -> tuple[Any, Any]:
     """`MIN`/`MAX` of a column of the base query (above `after` when given: a seek to the next key)."""
     slc = Slice("incremental", column, after=after)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
+from typing import Any
 
 import mysql.connector
 
 from rivet_core.config import TlsConfig, Tuning
-from rivet_core.sources.base import Source
+from rivet_core.slices import Slice
+from rivet_core.sources import sql
+from rivet_core.sources.base import OpenTransaction, Query, Source
 from rivet_core.sources.mysql.catalog import MySqlCatalog
 from rivet_core.sources.mysql.connection import (
     DRIVER_ERRORS,
@@ -34,11 +37,24 @@ log = logging.getLogger("rivet")
 _TRANSIENT = {2002, 2003, 2006, 2013, 2055, 1040, 1053, 1205, 1213, 1927, 4031}
 
 
+# InnoDB transactions of other sessions that could write (read-only and single autocommit SELECTs left out).
+OPEN_TRANSACTIONS_SQL = (
+    "SELECT CONCAT(trx_mysql_thread_id, '@', trx_id), CAST(trx_started AS CHAR), CONCAT('thread ',"
+    " trx_mysql_thread_id, ' (', trx_state, ')') FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <>"
+    " CONNECTION_ID() AND trx_is_read_only = 0 AND trx_autocommit_non_locking = 0"
+)
+
+
 @register("mysql")
 class MySQLSource(Source):
     """MySQL/MariaDB as a rivet Source."""
 
     engine = "mysql"
+    # A transaction shows in INNODB_TRX only from its first InnoDB access (after `NOW()` is fixed for the statement)
+    # and the table is a cache refreshed only when it was not read for 0.1 s: the fence lists open transactions
+    # 0.25 s after its MAX, and polls less often than every 0.1 s (faster polling would keep the cache frozen).
+    settle_s = 0.25
+    poll_s = 0.15
 
     def __init__(self, url: str, tuning: Tuning, tls: TlsConfig | None = None) -> None:
         super().__init__(url, tuning, tls)
@@ -55,6 +71,20 @@ class MySQLSource(Source):
 
     def is_transient(self, exc: BaseException) -> bool:
         return getattr(exc, "errno", None) in _TRANSIENT
+
+    def high_key(self, query: Query, slc: Slice) -> Any:
+        """In a consistent snapshot of its own (one short connection)."""
+        with self.snapshot() as probe:
+            return sql.top(probe, query, slc)
+
+    def open_transactions(self, conn: CMySQLConnection) -> list[OpenTransaction]:
+        """information_schema.INNODB_TRX (server-wide: InnoDB does not say which tables a transaction will touch)."""
+        try:
+            found = rows(conn, OPEN_TRANSACTIONS_SQL)
+            conn.rollback()
+        except DRIVER_ERRORS as exc:
+            raise self.error(exc) from None
+        return [OpenTransaction(*(str(decoded(v)) for v in row)) for row in found]
 
     def connect(self) -> CMySQLConnection:
         """A C-extension connection in a read-only session with statement and lock timeouts, keepalives set."""

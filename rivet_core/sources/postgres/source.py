@@ -7,9 +7,12 @@ from contextlib import closing, contextmanager, suppress
 from typing import Any
 
 import psycopg
+from psycopg import sql as pgsql
 
 from rivet_core.config import TlsConfig, Tuning
-from rivet_core.sources.base import Source
+from rivet_core.slices import Slice
+from rivet_core.sources import sql
+from rivet_core.sources.base import OpenTransaction, Query, Source
 from rivet_core.sources.postgres.catalog import PgCatalog
 from rivet_core.sources.postgres.connection import OPTIONS_REFUSED, conninfo, is_transient, quote_ident
 from rivet_core.sources.postgres.snapshot import SETTINGS_SQL, PgSnapshot, transaction_settings
@@ -20,6 +23,23 @@ POOLER_WARNING = (
     "(backend pid changed between transactions); the export still runs in one transaction with "
     "SET LOCAL settings, but a pooler timeout can cut a long export: prefer a direct or session-mode "
     "connection for large exports"
+)
+
+
+# Client sessions of this database inside a transaction (rivet's own, read-only by session, left out) and prepared
+# transactions: any of them may still commit a row whose cursor value was taken before the fence.
+OPEN_TRANSACTIONS_SQL = (
+    "SELECT pid::text || '@' || xact_start::text, xact_start::text, 'pid ' || pid || ' (' || coalesce(state, '?')"
+    " || ')' FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
+    " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND application_name NOT IN ('rivet', 'rivet lease')"
+    " UNION ALL SELECT 'prepared ' || gid, prepared::text, 'prepared transaction ' || gid FROM pg_prepared_xacts"
+    " WHERE database = current_database()"
+)
+
+# Sessions of other roles whose state, query, xact_start and backend_type pg_stat_activity hides (no
+# pg_read_all_stats).
+HIDDEN_SESSIONS_SQL = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = '<insufficient privilege>'"
 )
 
 
@@ -39,6 +59,42 @@ class PostgresSource(Source):
 
     def is_transient(self, exc: BaseException) -> bool:
         return is_transient(exc)
+
+    def high_key(self, query: Query, slc: Slice) -> Any:
+        """One statement on a plain read-only connection (an export snapshot would open an ADBC reader too)."""
+        try:
+            with closing(self.connect()) as conn:
+                base = sql.base_sql(query, quote_ident, lambda value: pgsql.Literal(value).as_string(conn))
+                top = f"SELECT MAX({sql.slice_key(slc, quote_ident)}) FROM ({base}) AS {sql.ALIAS}"
+                row = conn.execute(top, binary=True).fetchone()  # no parameters: the text is sent as it is
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+        return row[0] if row else None
+
+    def hidden_sessions(self, conn: Any) -> str | None:
+        """Sessions whose transaction pg_stat_activity hides from this role (no pg_read_all_stats)."""
+        try:
+            row = conn.execute(HIDDEN_SESSIONS_SQL, binary=True).fetchone()
+            conn.commit()
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+        hidden = int(row[0]) if row else 0
+        if not hidden:
+            return None
+        return (
+            f"postgres: {hidden} session(s) of other roles are hidden from this role in pg_stat_activity, so the "
+            "late-commit fence cannot wait for their transactions and rows they commit late may be skipped: grant "
+            "the source role pg_read_all_stats (docs/cursor.md)"
+        )
+
+    def open_transactions(self, conn: Any) -> list[OpenTransaction]:
+        """pg_stat_activity and pg_prepared_xacts, in a transaction of its own (their view is per transaction)."""
+        try:
+            found = conn.execute(OPEN_TRANSACTIONS_SQL, binary=True).fetchall()
+            conn.commit()
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+        return [OpenTransaction(*map(str, row)) for row in found]
 
     def options_refused(self, exc: BaseException) -> bool:
         """True (and the options dropped from now on) when a pooler refused the session's startup options."""
