@@ -230,17 +230,15 @@ def test_mysql_decimal_65_30_is_written_exactly(my_table: Any, tmp_path: Path, f
 
 @pytest.mark.mysql
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("value", [2, -1, 127, -128])
-def test_mysql_tinyint1_other_than_0_1_fails_suggesting_int8(
-    my_table: Any, tmp_path: Path, fmt: str, value: int
-) -> None:
-    table = my_table("TINYINT(1)", 1, 0, value)
+def test_mysql_tinyint1_other_than_0_1_fails_suggesting_int8(my_table: Any, tmp_path: Path, fmt: str) -> None:
+    others = [2, -1, 127, -128]
+    table = my_table("TINYINT(1)", 1, 0, *others)
     code, stderr = run_export(tmp_path, "mysql", {"table": table}, fmt)
     assert_fails_cleanly(tmp_path, code, stderr, "mysql: column 'v' (tinyint(1))", "at id=4", "`v: int8`")
     code, stderr = run_export(tmp_path, "mysql", {"table": table, "columns": {"v": "int8"}}, fmt)
     assert code == 0, stderr
     got = [r["v"] for r in written(tmp_path, fmt)]
-    assert got == ([None, 1, 0, value] if fmt == "parquet" else ["", "1", "0", str(value)])
+    assert got == ([None, 1, 0, *others] if fmt == "parquet" else ["", "1", "0", *map(str, others)])
 
 
 @pytest.mark.mysql

@@ -162,3 +162,25 @@ def test_a_role_that_cannot_see_other_sessions_is_warned(pg: Any, table_name: st
     finally:
         pg.execute(f"REVOKE ALL ON {table_name} FROM {role}")
         pg.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.mysql
+def test_a_mysql_user_without_process_is_warned_and_still_exports(mysql: Any, table_name: str, tmp_path: Path) -> None:
+    user = f"u_{table_name}"[:32]
+    cur = mysql.cursor()
+    cur.execute(DDL["mysql"].format(t=table_name))
+    cur.execute(INSERT["mysql"].format(t=table_name), (False, 0))
+    cur.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'Fence-Pass-1'")
+    try:
+        cur.execute(f"GRANT SELECT ON test.{table_name} TO '{user}'@'127.0.0.1'")
+        export = {"name": "orders", "table": table_name, "mode": "incremental", "cursor_column": "id"}
+        url = f"mysql://{user}:Fence-Pass-1@127.0.0.1:3306/test"
+        doc = export_config(tmp_path, export, url=url)
+        doc.write_text(doc.read_text().replace("type: postgres", "type: mysql"))
+        result = run_export(load_config(doc), "orders")
+        assert result.status == "success", result.error
+        assert any("lacks the PROCESS privilege" in w and "GRANT PROCESS" in w for w in result.warnings)
+        assert exported_ids(tmp_path / "out") == [1]
+    finally:
+        cur.execute(f"DROP USER '{user}'@'127.0.0.1'")
+        cur.execute(f"DROP TABLE {table_name}")

@@ -145,6 +145,11 @@ def write_config(folder: Path, source: dict[str, Any], table: str) -> Path:
     return path
 
 
+# Every command for the cases that hold every trap at once; `run` alone for one character (its URL parsing is
+# what differs; the commands share the redaction path).
+EVERY_COMMAND = {"slash-question", "all"}
+
+
 def exercise(folder: Path, login: Login, form: str, case: str) -> tuple[dict[str, str], dict[bool, int]]:
     """Run the CLI with the right password (run, plan) and a wrong one (run, check, doctor, plan); what it left.
 
@@ -156,8 +161,8 @@ def exercise(folder: Path, login: Login, form: str, case: str) -> tuple[dict[str
         where = folder / ("right" if right else "wrong")
         config = write_config(where, login.source(form, right), login.table)
         env = login.env(form, password(case, right), right)
-        commands = [["run"], ["plan", "-o", "plan.json"]]
-        if not right:
+        commands = [["run"], ["plan", "-o", "plan.json"]] if case in EVERY_COMMAND else [["run"]]
+        if not right and case in EVERY_COMMAND:
             commands[1:1] = [["check"], ["doctor"]]
         for command in commands:
             proc = run_cli(*command, "-c", str(config), cwd=where, env=env, timeout=180)
@@ -212,7 +217,7 @@ def materialize(folder: Path, env: dict[str, str]) -> subprocess.CompletedProces
 
 @pytest.mark.dagster
 @pytest.mark.pg
-@pytest.mark.parametrize("case", ["slash-question", "percent", "at", "colon"])
+@pytest.mark.parametrize("case", ["slash-question", "percent"])
 def test_dagster_wrong_password_never_reaches_dagster_home(pg: Any, tmp_path: Path, case: str) -> None:
     with pg_login(pg, case) as login:
         write_config(tmp_path, login.source("url_env", right=False), login.table)
@@ -224,7 +229,7 @@ def test_dagster_wrong_password_never_reaches_dagster_home(pg: Any, tmp_path: Pa
 
 @pytest.mark.dagster
 @pytest.mark.mysql
-@pytest.mark.parametrize("case", ["percent", "at"])
+@pytest.mark.parametrize("case", ["percent"])
 def test_dagster_wrong_mariadb_password_never_reaches_dagster_home(mysql: Any, tmp_path: Path, case: str) -> None:
     with mysql_login(mysql, case) as login:
         write_config(tmp_path, login.source("url_env", right=False), login.table)

@@ -34,6 +34,7 @@ log = logging.getLogger("rivet")
 
 # Retried on a new connection: lost/refused connections, a killed session, too many connections, server shutdown,
 # lock wait timeout and deadlock. Syntax, privileges, missing objects and the statement timeout are not.
+_NO_PROCESS_PRIVILEGE = 1227  # ER_SPECIFIC_ACCESS_DENIED_ERROR: INNODB_TRX needs PROCESS
 _TRANSIENT = {2002, 2003, 2006, 2013, 2055, 1040, 1053, 1205, 1213, 1927, 4031}
 
 
@@ -78,13 +79,31 @@ class MySQLSource(Source):
             return sql.top(probe, query, slc)
 
     def open_transactions(self, conn: CMySQLConnection) -> list[OpenTransaction]:
-        """information_schema.INNODB_TRX (server-wide: InnoDB does not say which tables a transaction will touch)."""
+        """information_schema.INNODB_TRX (server-wide: InnoDB does not say which tables a transaction will touch);
+        none when the user lacks PROCESS (`hidden_sessions` warns)."""
         try:
             found = rows(conn, OPEN_TRANSACTIONS_SQL)
             conn.rollback()
         except DRIVER_ERRORS as exc:
+            if getattr(exc, "errno", None) == _NO_PROCESS_PRIVILEGE:
+                return []
             raise self.error(exc) from None
         return [OpenTransaction(*(str(decoded(v)) for v in row)) for row in found]
+
+    def hidden_sessions(self, conn: CMySQLConnection) -> str | None:
+        """A warning when the user lacks PROCESS: INNODB_TRX is then closed to it and the fence cannot wait."""
+        try:
+            rows(conn, "SELECT COUNT(*) FROM information_schema.INNODB_TRX")
+            conn.rollback()
+        except DRIVER_ERRORS as exc:
+            if getattr(exc, "errno", None) != _NO_PROCESS_PRIVILEGE:
+                raise self.error(exc) from None
+            return (
+                "mysql: the source user lacks the PROCESS privilege, so the late-commit fence cannot see other "
+                "sessions' open transactions and rows they commit late may be skipped: GRANT PROCESS ON *.* to it "
+                "(docs/cursor.md)"
+            )
+        return None
 
     def connect(self) -> CMySQLConnection:
         """A C-extension connection in a read-only session with statement and lock timeouts, keepalives set."""
