@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import polars as pl
 from dagster import DagsterLogManager, Failure, MetadataValue, TableColumn, TableSchema
@@ -48,6 +48,8 @@ from rivet_core.gates import GateResult
 from rivet_core.notify import notify
 from rivet_core.pipeline.run import Run
 from rivet_core.planning import WINDOW_FORMATS, Slice, chunk_key, chunk_keys
+from rivet_core.progress import ProgressLog
+from rivet_core.recheck import recheck
 from rivet_core.scaffold import InitDestination, InitSource, scaffold
 from rivet_core.scan import current_units, scan
 from rivet_core.state import StateStore
@@ -70,9 +72,12 @@ __all__ = [
     "RivetError",
     "StateStore",
     "UnitNumbers",
+    "as_uri",
     "chunk_key",
     "chunk_keys",
     "committed_units",
+    "current_manifests",
+    "dataset_total",
     "execute",
     "export_fingerprint",
     "gate_results",
@@ -81,12 +86,14 @@ __all__ = [
     "load_config",
     "local_destination",
     "notify_failure",
+    "recheck",
     "result_metadata",
     "rivet_step",
     "s3_destination",
     "scaffold",
     "source_database",
     "state_store",
+    "unit_metadata",
     "write_asset_frames",
 ]
 
@@ -100,6 +107,7 @@ class UnitNumbers:
     bytes: int
     files: list[str]
     bounds: dict[str, Any]
+    duration_s: float
 
 
 def partition_of(export: ExportConfig, slc: Slice) -> str:
@@ -119,6 +127,7 @@ def committed_units(export: ExportConfig, result: ExportResult) -> list[UnitNumb
                 unit.bytes,
                 list(unit.files),
                 {k: bounds[k] for k in ("column", "lo", "hi") if k in bounds},
+                unit.duration_s,
             )
         )
     return out
@@ -145,7 +154,9 @@ class ExportRequest:
 def run_request(request: ExportRequest, store_client: Any = None) -> ExportResult:
     """Run the request's export in this process."""
     export = request.config.export(request.export)
-    options = RunOptions(validate=request.validate, reconcile=request.reconcile, store_client=store_client)
+    options = RunOptions(
+        validate=request.validate, reconcile=request.reconcile, store_client=store_client, progress=ProgressLog()
+    )
     if request.partition_keys and export.mode == "time_window":
         options.windows = list(request.partition_keys)
     elif request.partition_keys:
@@ -247,22 +258,53 @@ def source_database(config: Config) -> str | None:
     return unquote(urlsplit(url).path.lstrip("/")).split("/")[0] or None
 
 
-def result_metadata(result: ExportResult) -> dict[str, Any]:
-    """Materialization metadata of a run: counts, schema, files, timings, cursor, redacted query — never a secret."""
+def as_uri(location: str) -> str:
+    """A destination location as a URI: object stores' already are (s3://, gs://, az://); a local path → file://."""
+    if not location or "://" in location or location.startswith("stdout"):
+        return location
+    return "file://" + quote(str(Path(location).resolve()), safe="/=")  # `=` of hive-style folders kept
+
+
+def dataset_total(config: Config, export: ExportConfig, client: Any) -> int:
+    """Rows the export's dataset holds at its destination now (every current unit's manifest)."""
+    units = current_manifests(config, export, client)
+    return sum(m.row_count for m in units)
+
+
+def current_manifests(config: Config, export: ExportConfig, client: Any) -> list[Any]:
+    """The manifests of the units the export holds at its destination now, oldest first."""
+    table = export.source_table[1] if export.source_table else export.name
+    dest = open_destination(
+        export.destination, export.name, table, "", dt.datetime.now(dt.UTC), config.base_dir, client
+    ).destination
+    return current_units(dest, export.name, export.mode == "incremental")
+
+
+def result_metadata(result: ExportResult, table_name: str, total_rows: int | None = None) -> dict[str, Any]:
+    """Materialization metadata of a run: counts (as numbers), schema, URIs, timings, cursor, redacted query.
+
+    Never a secret. `table_name`: the dataset's `dagster/table_name`; `total_rows`: the rows the dataset holds
+    after the run, when known.
+    """
     meta: dict[str, Any] = {
-        "dagster/row_count": result.rows,
+        "dagster/row_count": MetadataValue.int(result.rows),
+        "dagster/table_name": table_name,
         "dagster/column_schema": TableSchema(
             columns=[TableColumn(c["name"], c["type"], description=c.get("source") or None) for c in result.schema]
         ),
-        "dagster/uri": result.destination,
-        "files": MetadataValue.json(result.files),
-        "bytes": result.bytes,
-        "duration_s": result.duration_s,
-        "peak_rss_mb": result.peak_rss_mb,
+        "dagster/uri": as_uri(result.destination),
+        "rivet/file_count": MetadataValue.int(len(result.files)),
+        "files": MetadataValue.json([as_uri(f) for f in result.files]),
+        "bytes": MetadataValue.int(result.bytes),
+        "duration_s": MetadataValue.float(round(result.duration_s, 3)),
+        "rows_per_s": MetadataValue.float(round(result.rows / result.duration_s, 1) if result.duration_s else 0.0),
+        "peak_rss_mb": MetadataValue.float(round(result.peak_rss_mb, 1)),
         "slices": MetadataValue.json([s.to_json() for s in result.slices]),
         "run_id": result.run_id,
         "status": result.status,
     }
+    if total_rows is not None:
+        meta["rivet/total_rows"] = MetadataValue.int(total_rows)
     if result.gates:
         meta["gates"] = MetadataValue.json([g.to_json() for g in result.gates])
     for name in ("validated", "reconciled"):
@@ -277,6 +319,19 @@ def result_metadata(result: ExportResult) -> dict[str, Any]:
     if result.error:
         meta["error"] = result.error
     return meta
+
+
+def unit_metadata(unit: UnitNumbers) -> dict[str, Any]:
+    """A partition's own numbers (its rows, bytes, files, bounds, seconds), over the run-wide ones."""
+    return {
+        "dagster/row_count": MetadataValue.int(unit.rows),
+        "dagster/partition_row_count": MetadataValue.int(unit.rows),
+        "bytes": MetadataValue.int(unit.bytes),
+        "duration_s": MetadataValue.float(round(unit.duration_s, 3)),
+        "rivet/file_count": MetadataValue.int(len(unit.files)),
+        "files": MetadataValue.json([as_uri(f) for f in unit.files]),
+        "bounds": MetadataValue.json(unit.bounds),
+    }
 
 
 def local_destination(path: str) -> DestinationConfig:

@@ -46,6 +46,11 @@ def sanitize_tags(tags: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def table_name(key: AssetKey) -> str:
+    """An export asset's `dagster/table_name`: its key's parts joined by dots (`raw.orders`)."""
+    return ".".join(key.path)
+
+
 def owners(values: Sequence[str]) -> list[str]:
     """Dagster owners are e-mail addresses or `team:` names; a bare name is taken as a team."""
     return [v if "@" in v or v.startswith("team:") else f"team:{v}" for v in values]
@@ -88,8 +93,13 @@ class RivetTranslator:
     def get_source_asset_spec(self, data: RivetExportData) -> AssetSpec | None:
         """The source table the export reads, as an external asset (None for a query)."""
         key = self.get_source_asset_key(data)
+        if key is None or data.export.source_table is None:
+            return None
         kind = data.config.source.type
-        return AssetSpec(key, kinds={kind}, description=f"{kind} table read by rivet") if key else None
+        database = source_database(data.config)
+        name = ".".join(p for p in (database, *data.export.source_table) if p)
+        metadata = {"dagster/table_name": name, "dagster/storage_kind": kind}
+        return AssetSpec(key, kinds={kind}, description=f"{kind} table read by rivet", metadata=metadata)
 
     def get_group_name(self, data: RivetExportData) -> str | None:
         """`dagster.group`."""
@@ -111,8 +121,12 @@ class RivetTranslator:
         )
 
     def get_metadata(self, data: RivetExportData) -> Mapping[str, Any]:
-        """Definition metadata shown in the UI (rivet adds the keys it needs itself)."""
-        return {"rivet/mode": data.export.mode}
+        """Definition metadata shown in the UI: mode, table name, storage kind (rivet adds the keys it needs itself)."""
+        return {
+            "rivet/mode": data.export.mode,
+            "dagster/table_name": table_name(self.get_asset_key(data)),
+            "dagster/storage_kind": data.export.destination.type,
+        }
 
     def get_kinds(self, data: RivetExportData) -> set[str]:
         """The source engine, the file format and the destination type."""
