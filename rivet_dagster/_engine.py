@@ -46,6 +46,8 @@ from rivet_core.engine import execute as execute_run
 from rivet_core.errors import ConfigError, RivetError
 from rivet_core.gates import GateResult
 from rivet_core.notify import notify
+from rivet_core.observe import SourceVersion
+from rivet_core.observe import observe as observe_source
 from rivet_core.pipeline.run import Run
 from rivet_core.planning import WINDOW_FORMATS, Slice, chunk_key, chunk_keys
 from rivet_core.progress import ProgressLog
@@ -70,6 +72,7 @@ __all__ = [
     "InitDestination",
     "InitSource",
     "RivetError",
+    "SourceVersion",
     "StateStore",
     "UnitNumbers",
     "as_uri",
@@ -86,6 +89,7 @@ __all__ = [
     "load_config",
     "local_destination",
     "notify_failure",
+    "observe_source",
     "recheck",
     "result_metadata",
     "rivet_step",

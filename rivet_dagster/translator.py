@@ -6,12 +6,13 @@ config and the export); `get_asset_spec` assembles them. The defaults follow the
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import AssetKey, AssetSpec, AutomationCondition
+from dagster import AssetKey, AssetSpec, AutomationCondition, FreshnessPolicy
 
 from rivet_dagster._engine import Config, ConfigError, DagsterConfig, ExportConfig, export_fingerprint, source_database
 
@@ -73,6 +74,7 @@ class RivetTranslator:
             kinds=self.get_kinds(data),
             code_version=self.get_code_version(data),
             automation_condition=self.get_automation_condition(data),
+            freshness_policy=self.get_freshness_policy(data),
         )
 
     def get_asset_key(self, data: RivetExportData) -> AssetKey:
@@ -135,6 +137,18 @@ class RivetTranslator:
     def get_code_version(self, data: RivetExportData) -> str:
         """A hash of the export's config: a changed export shows as a new code version."""
         return export_fingerprint(data.config, data.export)
+
+    def get_freshness_policy(self, data: RivetExportData) -> FreshnessPolicy | None:
+        """`dagster.freshness`: a time window (fail / warn minutes) or a deadline cron with its lower bound."""
+        fresh = data.settings.freshness
+        if fresh is None:
+            return None
+        if fresh.deadline_cron is not None:
+            assert fresh.lower_bound_minutes is not None  # the config requires it
+            return FreshnessPolicy.cron(fresh.deadline_cron, dt.timedelta(minutes=fresh.lower_bound_minutes))
+        assert fresh.fail_window_minutes is not None
+        warn = dt.timedelta(minutes=fresh.warn_window_minutes) if fresh.warn_window_minutes else None
+        return FreshnessPolicy.time_window(dt.timedelta(minutes=fresh.fail_window_minutes), warn)
 
     def get_automation_condition(self, data: RivetExportData) -> AutomationCondition[Any] | None:
         """`dagster.automation`: eager → `eager()`, on_cron → `on_cron(dagster.schedule)` in UTC."""
