@@ -17,11 +17,11 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 import polars as pl
@@ -46,12 +46,11 @@ from rivet_core.engine import execute as execute_run
 from rivet_core.errors import ConfigError, RivetError
 from rivet_core.gates import GateResult
 from rivet_core.notify import notify
-from rivet_core.observe import SourceVersion
-from rivet_core.observe import observe as observe_source
+from rivet_core.observe import SourceVersion, observe
 from rivet_core.pipeline.run import Run
 from rivet_core.planning import WINDOW_FORMATS, Slice, chunk_key, chunk_keys
 from rivet_core.progress import ProgressLog
-from rivet_core.recheck import recheck
+from rivet_core.recheck import recheck as recheck_committed
 from rivet_core.scaffold import InitDestination, InitSource, scaffold
 from rivet_core.scan import current_units, scan
 from rivet_core.state import StateStore
@@ -178,17 +177,22 @@ def mysql_driver_loads() -> bool:
     return True
 
 
+T = TypeVar("T")
+
 # The worker's first import is rivet_core, which loads the MySQL C extension before anything imports pyarrow.
 BOOTSTRAP = "import rivet_core; from rivet_dagster._worker import main; main()"
 
 
-def run_in_worker(request: ExportRequest) -> ExportResult:
-    """Run the request in a fresh interpreter (rivet_dagster/_worker.py), re-logging its lines here."""
+def run_in_worker(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a fresh interpreter (rivet_dagster/_worker.py), re-logging its lines here.
+
+    `fn` is a module-level function (pickled by name); a RivetError there is raised here with its message.
+    """
     log = logging.getLogger("rivet")
     with tempfile.TemporaryDirectory(prefix="rivet-worker-") as tmp:
         request_file, result_file = Path(tmp, "request.pickle"), Path(tmp, "result.pickle")
         with request_file.open("wb") as f:
-            pickle.dump(request, f)
+            pickle.dump((fn, args), f)
         cmd = [sys.executable, "-c", BOOTSTRAP, str(request_file), str(result_file)]
         with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) as proc:
             assert proc.stderr is not None
@@ -199,10 +203,19 @@ def run_in_worker(request: ExportRequest) -> ExportResult:
                 else:
                     log.warning(line.rstrip("\n"))
         if proc.returncode != 0 or not result_file.exists():
-            raise RivetError(f"{request.export}: the MySQL export worker exited with {proc.returncode}")
+            raise RivetError(
+                f"{getattr(fn, '__name__', 'rivet')}: the MySQL worker process exited with {proc.returncode}"
+            )
         with result_file.open("rb") as f:
-            result: ExportResult = pickle.load(f)
-    return result
+            ok, value = pickle.load(f)
+    if not ok:
+        raise RivetError(value)
+    return value
+
+
+def needs_worker(config: Config) -> bool:
+    """Whether this process must hand MySQL work to a worker (README "Dagster": import order)."""
+    return config.source.type == "mysql" and not mysql_driver_loads()
 
 
 def execute(request: ExportRequest, *, store_client: Any) -> ExportResult:
@@ -212,15 +225,27 @@ def execute(request: ExportRequest, *, store_client: Any) -> ExportResult:
     (README "Dagster": import order); a given object-store client stays in this process, so the worker builds
     its own from the rivet.yaml destination.
     """
-    if request.config.source.type == "mysql" and not mysql_driver_loads():
+    if needs_worker(request.config):
         if store_client is not None:
             logging.getLogger("rivet").warning(
                 "%s: runs in a worker process (MySQL driver); it uses the rivet.yaml destination's credentials, "
                 "not the Dagster resource's client",
                 request.export,
             )
-        return run_in_worker(request)
+        return run_in_worker(run_request, request)
     return run_request(request, store_client)
+
+
+def recheck(config: Config, export: ExportConfig, gates: set[str], client: Any) -> ExportResult:
+    """The gates on the latest committed run (rivet_core/recheck.py); a MySQL one may run in a worker process."""
+    if needs_worker(config):
+        return run_in_worker(recheck_committed, config, export, gates)
+    return recheck_committed(config, export, gates, client)
+
+
+def observe_source(config: Config, export: ExportConfig) -> SourceVersion:
+    """The export's source version signal (rivet_core/observe.py), in a worker process when MySQL needs one."""
+    return run_in_worker(observe, config, export) if needs_worker(config) else observe(config, export)
 
 
 def default_state_dir(config_path: Path) -> Path:
