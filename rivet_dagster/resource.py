@@ -3,8 +3,9 @@
 Inside a `@rivet_assets` body: `yield from rivet.run(context)`. It runs each selected export (the partitions of
 the step, when partitioned) through rivet_core, then yields a `MaterializeResult` carrying the run's metadata
 with the export's check results. A failed export records its check results (with their numbers) and no
-materialization; the step then fails. The object-store client comes from the resource's `s3` / `gcs`
-resources when given, else rivet builds one from the export's rivet.yaml destination.
+materialization; the step then fails. An export whose checks are selected without it is not run: its checks
+are evaluated on its latest committed run (rivet_core/recheck.py). The object-store client comes from the
+resource's `s3` / `gcs` resources when given, else rivet builds one from the export's rivet.yaml destination.
 """
 
 from __future__ import annotations
@@ -113,8 +114,11 @@ class RivetResource(ConfigurableResource):
         """The export's selected checks on its latest committed run, without exporting (rivet_core/recheck.py)."""
         selected = [k for k in context.selected_asset_check_keys if k.asset_key == item.key]
         with rivet_step(context.log):
-            result = recheck(item.config, item.export, {k.name for k in selected},
-                             self.store_client(item.export.destination.type))  # fmt: skip
+            try:
+                result = recheck(item.config, item.export, {k.name for k in selected},
+                                 self.store_client(item.export.destination.type))  # fmt: skip
+            except RivetError as exc:  # the source or destination could not answer: no verdict, one clear line
+                raise Failure(description=f"{item.export.name}: checks not evaluated: {exc}") from None
         if not result.run_id:  # nothing committed: no verdict on data that does not exist yet
             raise Failure(description=result.error, allow_retries=False)
         context.log.info(
