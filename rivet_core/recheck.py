@@ -22,7 +22,7 @@ from rivet_core.config import Config, ExportConfig
 from rivet_core.destinations.base import Destination
 from rivet_core.gates import GateResult, QualityTracker, drift, drift_gate, reconcile_gate, validate_unit
 from rivet_core.pipeline.run import open_placement
-from rivet_core.planning import base_query
+from rivet_core.planning import base_query, column_overrides
 from rivet_core.results import CommittedUnit, ExportResult
 from rivet_core.scan import batches, current_units
 from rivet_core.slices import Slice
@@ -72,8 +72,10 @@ def quality_gates(dest: Destination, export: ExportConfig, units: list[Manifest]
 def reconcile_gates(config: Config, export: ExportConfig, units: list[Manifest]) -> list[GateResult]:
     """Source COUNT(*) now of each unit's recorded bounds against the rows it holds."""
     source = open_source(config.source, config.source.resolve_url(config.base_dir), config.tuning_for(export))
+    query = base_query(config, export)
     with source.snapshot() as snap:
-        return [reconcile_gate(snap, base_query(config, export), recorded_slice(u), u.row_count) for u in units]
+        snap.plan(query, column_overrides(export), f"exports[{export.name}]")  # column types for the bounds
+        return [reconcile_gate(snap, query, recorded_slice(u), u.row_count) for u in units]
 
 
 def drift_gates(dest: Destination, export: ExportConfig, units: list[Manifest]) -> list[GateResult]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, ExecuteInProcessResult, materialize
 from e2e import data_files, export_config
+from test_dagster import add_orders
 from test_dagster_checks import metadata, orders_table  # noqa: F401 (fixture)
 
 from rivet_dagster.assets import build_definitions
@@ -93,3 +94,38 @@ def test_checks_alone_before_any_export_fail_with_a_clear_message(orders_table: 
     assert not result.success and checks == {}
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "nothing committed at" in failure.step_failure_data.user_failure_data.description  # type: ignore[union-attr]
+
+
+def test_a_chunked_run_is_checked_as_one_scope_with_a_count_per_chunk(
+    orders_table: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    export = {"name": "orders", "table": orders_table, "mode": "chunked", "chunk_column": "id", "chunk_count": 4}
+    config = export_config(tmp_path, {**export, "quality": {"row_count_min": 15}})
+    instance = DagsterInstance.ephemeral()
+    assert run(config, instance, AssetSelection.assets(KEY)).success
+    _, checks = checks_alone(config, instance)
+
+    assert checks["row_count_min"].passed  # 20 rows over the run's chunks, though no chunk holds 15
+    assert metadata(checks["row_count_min"])["actual"] == 20
+    reconcile = metadata(checks["reconcile"])
+    assert checks["reconcile"].passed and reconcile["failing_slices"] == 0
+    assert sum(s["expected"] for s in reconcile["slices"]) == 20 and len(reconcile["slices"]) == 4
+
+
+def test_reconcile_alone_counts_the_latest_increment_within_its_recorded_bounds(
+    pg: Any,
+    orders_table: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    export = {"name": "orders", "table": orders_table, "mode": "incremental", "cursor_column": "id"}
+    config = export_config(tmp_path, export)
+    instance = DagsterInstance.ephemeral()
+    assert run(config, instance, AssetSelection.assets(KEY)).success
+    add_orders(pg, orders_table, range(21, 26))
+    assert run(config, instance, AssetSelection.assets(KEY)).success
+    add_orders(pg, orders_table, range(26, 31))  # after the cursor: not the increment's rows
+    _, checks = checks_alone(config, instance)
+
+    assert checks["reconcile"].passed
+    assert (metadata(checks["reconcile"])["expected"], metadata(checks["reconcile"])["actual"]) == (5, 5)
