@@ -15,7 +15,7 @@ from typing import Any
 
 from rivet_core.config import Config, ExportConfig
 from rivet_core.planning import base_query
-from rivet_core.slices import Slice, encode_value
+from rivet_core.slices import Slice
 from rivet_core.sources import open_source, sql
 
 __all__ = ["SourceVersion", "observe"]
@@ -32,7 +32,9 @@ class SourceVersion:
     @property
     def version(self) -> str:
         """A short stable hash of the signal (a data version)."""
-        doc = {"column": self.column, "max": encode_value(self.max_value), "rows": self.rows}
+        value = self.max_value
+        shown = value.isoformat() if hasattr(value, "isoformat") else value if value is None else str(value)
+        doc = {"column": self.column, "max": [type(value).__name__, shown], "rows": self.rows}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
