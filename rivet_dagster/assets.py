@@ -25,7 +25,7 @@ from rivet_dagster.asset_decorator import rivet_assets_for_config
 from rivet_dagster.automation import partitioned_jobs, schedules, sensors
 from rivet_dagster.constants import IO_MANAGER_KEY, IO_MANAGER_KEYS, RESOURCE_KEY
 from rivet_dagster.io_managers import RivetIOManager, io_manager_for
-from rivet_dagster.observation import source_assets
+from rivet_dagster.observation import build_rivet_source_assets
 from rivet_dagster.resource import RivetResource
 from rivet_dagster.translator import RivetTranslator
 
@@ -91,7 +91,7 @@ def build_definitions(
     assets = {e.name: export_asset(config, path, e, translator, key) for e in chosen}
     jobs = partitioned_jobs(assets)
     kinds = {"local"} | {e.destination.type for e in chosen}
-    sources = source_assets(config, chosen, translator or RivetTranslator())
+    sources = build_rivet_source_assets(config, translator, chosen)
     return Definitions(
         assets=[*sources.assets, *assets.values()],
         resources={

@@ -77,10 +77,14 @@ def observable(config: Config, export: ExportConfig, spec: AssetSpec) -> AssetsD
     return _observe
 
 
-def source_assets(config: Config, exports: Sequence[ExportConfig], translator: RivetTranslator) -> SourceAssets:
-    """One asset per source table the exports read (observable where automation needs it) and its schedule."""
+def build_rivet_source_assets(
+    config: Config, translator: RivetTranslator | None = None, exports: Sequence[ExportConfig] | None = None
+) -> SourceAssets:
+    """One asset per source table the exports (default: all of the config's) read — observable where automation
+    needs it, with its observation schedule."""
+    translator = translator or RivetTranslator()
     readers: dict[Any, tuple[AssetSpec, list[ExportConfig]]] = {}
-    for export in exports:
+    for export in config.exports if exports is None else exports:
         spec = translator.get_source_asset_spec(RivetExportData(config, export))
         if spec is not None:
             readers.setdefault(spec.key, (spec, []))[1].append(export)
