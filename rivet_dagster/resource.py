@@ -3,8 +3,9 @@
 Inside a `@rivet_assets` body: `yield from rivet.run(context)`. It runs each selected export (the partitions of
 the step, when partitioned) through rivet_core, then yields a `MaterializeResult` carrying the run's metadata
 with the export's check results. A failed export records its check results (with their numbers) and no
-materialization; the step then fails. The object-store client comes from the resource's `s3` / `gcs`
-resources when given, else rivet builds one from the export's rivet.yaml destination.
+materialization; the step then fails. An export whose checks are selected without it is not run: its checks
+are evaluated on its latest committed run (rivet_core/recheck.py). The object-store client comes from the
+resource's `s3` / `gcs` resources when given, else rivet builds one from the export's rivet.yaml destination.
 """
 
 from __future__ import annotations
@@ -30,16 +31,22 @@ from rivet_dagster._engine import (
     ExportConfig,
     ExportRequest,
     ExportResult,
+    RivetError,
+    as_uri,
     committed_units,
+    dataset_total,
     execute,
     load_config,
+    recheck,
     result_metadata,
     rivet_step,
+    unit_metadata,
 )
 from rivet_dagster.checks import check_results, gate_failed
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY, NOTIFIED_METADATA_KEY
 from rivet_dagster.extras import store_client
 from rivet_dagster.partitions import chunk_key_problem, partitioned_by_chunks
+from rivet_dagster.translator import table_name
 
 
 @dataclass(frozen=True)
@@ -51,15 +58,11 @@ class _Selected:
 
 
 def partition_metadata(export: ExportConfig, result: ExportResult, keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Per partition of the run: its own rows, bytes, files and bounds (0 rows when nothing was committed)."""
-    out: dict[str, dict[str, Any]] = {k: {"dagster/row_count": 0, "bytes": 0} for k in keys}
+    """Per partition of the run: its own rows, bytes, files, bounds and seconds (zeros when nothing was committed)."""
+    empty = {"dagster/row_count": 0, "dagster/partition_row_count": 0, "bytes": 0, "rivet/file_count": 0}
+    out: dict[str, dict[str, Any]] = {k: {n: MetadataValue.int(v) for n, v in empty.items()} for k in keys}
     for unit in committed_units(export, result) if keys else []:
-        out[unit.partition] = {
-            "dagster/row_count": unit.rows,
-            "bytes": unit.bytes,
-            "files": MetadataValue.json(unit.files),
-            "bounds": MetadataValue.json(unit.bounds),
-        }
+        out[unit.partition] = unit_metadata(unit)
     return out
 
 
@@ -92,7 +95,9 @@ class RivetResource(ConfigurableResource):
         """Run the selected exports of this step; yields a materialization with its checks per succeeded export."""
         failed: list[ExportResult] = []
         with rivet_step(context.log):
-            selected = _selection(context)
+            selected, alone = _selection(context)
+        for item in alone:
+            yield from self._checks_alone(context, item)
         for item in selected:
             result = self._run_one(context, item)
             checks = check_results(item.export, item.key, result, context.selected_asset_check_keys)
@@ -100,9 +105,37 @@ class RivetResource(ConfigurableResource):
                 failed.append(result)
                 yield from checks  # recorded with their numbers; no materialization
                 continue
-            yield MaterializeResult(asset_key=item.key, metadata=result_metadata(result), check_results=checks)
+            metadata = result_metadata(result, table_name(item.key), self._total(context, item, result))
+            yield MaterializeResult(asset_key=item.key, metadata=metadata, check_results=checks)
         if failed:
             raise _failure(failed)
+
+    def _checks_alone(self, context: AssetExecutionContext, item: _Selected) -> list[AssetCheckResult]:
+        """The export's selected checks on its latest committed run, without exporting (rivet_core/recheck.py)."""
+        selected = [k for k in context.selected_asset_check_keys if k.asset_key == item.key]
+        with rivet_step(context.log):
+            try:
+                result = recheck(item.config, item.export, {k.name for k in selected},
+                                 self.store_client(item.export.destination.type))  # fmt: skip
+            except RivetError as exc:  # the source or destination could not answer: no verdict, one clear line
+                raise Failure(description=f"{item.export.name}: checks not evaluated: {exc}") from None
+        if not result.run_id:  # nothing committed: no verdict on data that does not exist yet
+            raise Failure(description=result.error, allow_retries=False)
+        context.log.info(
+            f"{item.export.name}: checks {', '.join(sorted(k.name for k in selected))} on run {result.run_id}'s "
+            f"{len(result.units)} committed unit(s), {result.rows:,} rows at {as_uri(result.destination)}"
+        )
+        return check_results(item.export, item.key, result, selected)
+
+    def _total(self, context: AssetExecutionContext, item: _Selected, result: ExportResult) -> int | None:
+        """The rows the export's dataset holds after the run (None when its manifests cannot be read)."""
+        if item.export.mode == "full":
+            return result.rows  # the run's one unit replaced everything
+        try:
+            return dataset_total(item.config, item.export, self.store_client(item.export.destination.type))
+        except (RivetError, OSError) as exc:  # the data is committed: a failed count costs only this number
+            context.log.warning(f"{item.export.name}: dataset total not known ({exc})")
+            return None
 
     def _run_one(self, context: AssetExecutionContext, item: _Selected) -> ExportResult:
         """One export run with the step's partitions, the selected validate/reconcile and the resource's client."""
@@ -132,23 +165,17 @@ def summary_line(result: ExportResult) -> str:
     """The run log's line per export: rows, files, bytes, rate, destination."""
     rate = f", {result.rows / result.duration_s:,.0f} rows/s" if result.duration_s > 0 else ""
     return (
-        f"{result.export}: {result.rows} rows, {len(result.files)} file(s), {result.bytes} bytes in "
-        f"{result.duration_s:.1f} s{rate} → {result.destination} ({result.status})"
+        f"{result.export}: {result.rows:,} rows, {len(result.files)} file(s), {result.bytes:,} bytes in "
+        f"{result.duration_s:.1f} s{rate} → {as_uri(result.destination)} ({result.status})"
     )
 
 
-def _selection(context: AssetExecutionContext) -> list[_Selected]:
-    """The rivet exports among the step's selected assets; a check selected without its export fails the step."""
+def _selection(context: AssetExecutionContext) -> tuple[list[_Selected], list[_Selected]]:
+    """The rivet exports among the step's selected assets, and those whose checks are selected without them."""
     alone = {c.asset_key for c in context.selected_asset_check_keys} - set(context.selected_asset_keys)
-    if alone:
-        names = ", ".join(sorted(k.to_user_string() for k in alone))
-        raise Failure(
-            description=f"{names}: rivet decides its checks while the export runs; select the asset with them",
-            allow_retries=False,
-        )
     configs: dict[str, Config] = {}
-    out = []
-    for key in sorted(context.selected_asset_keys, key=lambda k: list(k.path)):
+    out: tuple[list[_Selected], list[_Selected]] = ([], [])
+    for key in sorted(set(context.selected_asset_keys) | alone, key=lambda k: list(k.path)):
         metadata = context.assets_def.metadata_by_key[key]
         if EXPORT_METADATA_KEY not in metadata:
             continue
@@ -156,7 +183,8 @@ def _selection(context: AssetExecutionContext) -> list[_Selected]:
         if path not in configs:
             configs[path] = load_config(path)
         config = configs[path]
-        out.append(_Selected(key, Path(path), config, config.export(str(metadata[EXPORT_METADATA_KEY]))))
+        export = config.export(str(metadata[EXPORT_METADATA_KEY]))
+        out[key in alone].append(_Selected(key, Path(path), config, export))
     return out
 
 
@@ -165,6 +193,6 @@ def _failure(failed: list[ExportResult]) -> Failure:
     (first, *rest) = failed
     return Failure(
         description="; ".join(f"{r.export}: {r.error}" for r in failed) if rest else first.error,
-        metadata={**result_metadata(first), NOTIFIED_METADATA_KEY: True},
+        metadata={**result_metadata(first, first.export), NOTIFIED_METADATA_KEY: True},
         allow_retries=not any(gate_failed(r) for r in failed),
     )

@@ -6,12 +6,13 @@ config and the export); `get_asset_spec` assembles them. The defaults follow the
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import AssetKey, AssetSpec, AutomationCondition
+from dagster import AssetKey, AssetSpec, AutomationCondition, FreshnessPolicy
 
 from rivet_dagster._engine import Config, ConfigError, DagsterConfig, ExportConfig, export_fingerprint, source_database
 
@@ -46,6 +47,11 @@ def sanitize_tags(tags: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def table_name(key: AssetKey) -> str:
+    """An export asset's `dagster/table_name`: its key's parts joined by dots (`raw.orders`)."""
+    return ".".join(key.path)
+
+
 def owners(values: Sequence[str]) -> list[str]:
     """Dagster owners are e-mail addresses or `team:` names; a bare name is taken as a team."""
     return [v if "@" in v or v.startswith("team:") else f"team:{v}" for v in values]
@@ -68,6 +74,7 @@ class RivetTranslator:
             kinds=self.get_kinds(data),
             code_version=self.get_code_version(data),
             automation_condition=self.get_automation_condition(data),
+            freshness_policy=self.get_freshness_policy(data),
         )
 
     def get_asset_key(self, data: RivetExportData) -> AssetKey:
@@ -88,8 +95,13 @@ class RivetTranslator:
     def get_source_asset_spec(self, data: RivetExportData) -> AssetSpec | None:
         """The source table the export reads, as an external asset (None for a query)."""
         key = self.get_source_asset_key(data)
+        if key is None or data.export.source_table is None:
+            return None
         kind = data.config.source.type
-        return AssetSpec(key, kinds={kind}, description=f"{kind} table read by rivet") if key else None
+        database = source_database(data.config)
+        name = ".".join(p for p in (database, *data.export.source_table) if p)
+        metadata = {"dagster/table_name": name, "dagster/storage_kind": kind}
+        return AssetSpec(key, kinds={kind}, description=f"{kind} table read by rivet", metadata=metadata)
 
     def get_group_name(self, data: RivetExportData) -> str | None:
         """`dagster.group`."""
@@ -111,8 +123,12 @@ class RivetTranslator:
         )
 
     def get_metadata(self, data: RivetExportData) -> Mapping[str, Any]:
-        """Definition metadata shown in the UI (rivet adds the keys it needs itself)."""
-        return {"rivet/mode": data.export.mode}
+        """Definition metadata shown in the UI: mode, table name, storage kind (rivet adds the keys it needs itself)."""
+        return {
+            "rivet/mode": data.export.mode,
+            "dagster/table_name": table_name(self.get_asset_key(data)),
+            "dagster/storage_kind": data.export.destination.type,
+        }
 
     def get_kinds(self, data: RivetExportData) -> set[str]:
         """The source engine, the file format and the destination type."""
@@ -121,6 +137,18 @@ class RivetTranslator:
     def get_code_version(self, data: RivetExportData) -> str:
         """A hash of the export's config: a changed export shows as a new code version."""
         return export_fingerprint(data.config, data.export)
+
+    def get_freshness_policy(self, data: RivetExportData) -> FreshnessPolicy | None:
+        """`dagster.freshness`: a time window (fail / warn minutes) or a deadline cron with its lower bound."""
+        fresh = data.settings.freshness
+        if fresh is None:
+            return None
+        if fresh.deadline_cron is not None:
+            assert fresh.lower_bound_minutes is not None  # the config requires it
+            return FreshnessPolicy.cron(fresh.deadline_cron, dt.timedelta(minutes=fresh.lower_bound_minutes))
+        assert fresh.fail_window_minutes is not None
+        warn = dt.timedelta(minutes=fresh.warn_window_minutes) if fresh.warn_window_minutes else None
+        return FreshnessPolicy.time_window(dt.timedelta(minutes=fresh.fail_window_minutes), warn)
 
     def get_automation_condition(self, data: RivetExportData) -> AutomationCondition[Any] | None:
         """`dagster.automation`: eager → `eager()`, on_cron → `on_cron(dagster.schedule)` in UTC."""

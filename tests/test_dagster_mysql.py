@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import MYSQL_URL
-from e2e import read_parquet
+from e2e import read_parquet, rivet_ok
 from test_dagster import IN_PROCESS
 
 pytestmark = [pytest.mark.dagster, pytest.mark.mysql]
@@ -31,8 +31,14 @@ def orders(mysql: Any, table_name: str) -> Iterator[str]:
     cur.execute(f"DROP TABLE IF EXISTS {table_name}")
 
 
-def config(folder: Path, table: str) -> Path:
-    export = {"name": "orders", "table": table, "format": "parquet", "destination": {"type": "local", "path": "./out"}}
+def config(folder: Path, table: str, **extra: Any) -> Path:
+    export = {
+        "name": "orders",
+        "table": table,
+        "format": "parquet",
+        "destination": {"type": "local", "path": "./out"},
+        **extra,
+    }
     doc = {"source": {"type": "mysql", "url": MYSQL_URL}, "exports": [export]}
     (folder / "rivet.yaml").write_text(yaml.safe_dump(doc))
     return folder / "rivet.yaml"
@@ -80,3 +86,30 @@ def test_dagster_asset_materialize_with_a_code_location_that_imports_pyarrow_fir
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "orders: 30 rows, 1 file(s)" in proc.stderr  # the summary line in the run log
     assert sorted(read_parquet(tmp_path / "out")["id"].to_pylist()) == list(range(1, 31))
+
+
+def test_checks_alone_and_an_observation_after_pyarrow_polars_pandas(orders: str, tmp_path: Path) -> None:
+    path = config(tmp_path, orders, dagster={"automation": "eager"})
+    rivet_ok("run", "-c", str(path))  # committed by the CLI: the script below starts no export worker
+    script = FIRST + textwrap.dedent(f"""
+        from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
+        from rivet_dagster import build_definitions
+
+        defs = build_definitions({str(path)!r})
+        instance = DagsterInstance.ephemeral()
+        key = AssetKey("orders")
+        alone = materialize(list(defs.assets), resources=defs.resources, instance=instance,
+                            selection=AssetSelection.checks_for_assets(key), raise_on_error=False)
+        assert alone.success, [e.message for e in alone.all_events if e.is_failure]
+        checks = alone.get_asset_check_evaluations()
+        print("CHECKS", sorted((c.check_name, c.passed) for c in checks))
+        (schedule,) = [s for s in defs.schedules if s.name.startswith("rivet_observe_")]
+        observed = defs.resolve_job_def(schedule.job_name).execute_in_process(instance=instance)
+        (event,) = observed.get_asset_observation_events()
+        print("MAX", event.asset_observation_data.asset_observation.metadata["rivet/max_value"].value)
+    """)
+    proc = run(tmp_path, "-c", script)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "('reconcile', True)" in proc.stdout and "('validate', True)" in proc.stdout
+    assert "False" not in proc.stdout.split("CHECKS")[1].split("MAX")[0]
+    assert "MAX 30" in proc.stdout  # the primary key's maximum, read by the worker process

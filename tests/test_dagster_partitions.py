@@ -230,6 +230,7 @@ def test_definitions_load_without_a_database_with_partitions_schedules_and_senso
         "rivet_ev_schedule": "0 3 * * *",
         "rivet_ev_chunks_schedule": "*/15 * * * *",
         "rivet_totals_schedule": "@daily",
+        "rivet_observe_postgres__nowhere__events_schedule": "*/5 * * * *",  # the eager export's source table
     }
     assert all(s.execution_timezone == "UTC" for s in schedules.values())
     assert sensors == [

@@ -123,9 +123,11 @@ json_summary_option = click.option("--json", "as_json", is_flag=True, help="Prin
 
 @contextmanager
 def progress() -> Iterator[Progress | None]:
-    """A rich progress line (rows, rows/s) on a TTY; on other outputs the plain log lines suffice."""
+    """A rich progress line (rows, rows/s) on a TTY; elsewhere (CI, a file) a log line every few seconds."""
     if not sys.stderr.isatty():
-        yield None
+        from rivet_core.progress import ProgressLog
+
+        yield ProgressLog()
         return
     from rich.progress import Progress as Bar
     from rich.progress import TaskID, TextColumn, TimeElapsedColumn
@@ -153,16 +155,17 @@ def progress() -> Iterator[Progress | None]:
 
 
 def log_result(r: ExportResult) -> None:
-    """Log one export's outcome (at error level when it failed)."""
+    """Log one export's outcome (at error level when it failed): rows, files, time, memory, destination."""
     log.log(
         logging.ERROR if r.status == "failed" else logging.INFO,
-        "%s: %s, %d rows, %d file(s), %.2fs, peak RSS %.0f MiB",
+        "%s: %s, %d rows, %d file(s), %.2fs, peak RSS %.0f MiB → %s",
         r.export,
         r.status,
         r.rows,
         len(r.files),
         r.duration_s,
         r.peak_rss_mb,
+        r.destination or "-",
     )
 
 

@@ -6,13 +6,59 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, WithJsonSchema, field_validator
+from pydantic import Field, PositiveInt, WithJsonSchema, field_validator, model_validator
 
 from rivet_core.config.aliases import Automation, DagsterWindow
 from rivet_core.config.base import ConfigModel
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?#]+$")
 _CRON_MACROS = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
+
+
+def cron_text(value: str) -> str:
+    """A 5-field cron string (or @daily-style macro), normalised; else a ValueError saying the form."""
+    fields = value.split()
+    if value.strip() in _CRON_MACROS or (len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)):
+        return " ".join(fields) if len(fields) == 5 else value.strip()
+    raise ValueError(
+        f"'{value}' is not a 5-field cron string (minute hour day-of-month month day-of-week), "
+        "e.g. '0 3 * * *' or '@daily'"
+    )
+
+
+class FreshnessConfig(ConfigModel):
+    """A Dagster freshness policy: a time window (`fail_window_minutes`, optional `warn_window_minutes`), or a
+    deadline (`deadline_cron` with `lower_bound_minutes`: materialized within that long before each deadline)."""
+
+    fail_window_minutes: PositiveInt | None = Field(
+        default=None, description="Fail when the last materialization is older than this."
+    )
+    warn_window_minutes: PositiveInt | None = Field(
+        default=None, description="Warn when older than this (less than fail_window_minutes)."
+    )
+    deadline_cron: str | None = Field(default=None, description="Cron (UTC) of the deadlines to be fresh by.")
+    lower_bound_minutes: PositiveInt | None = Field(
+        default=None, description="With deadline_cron: how long before a deadline a materialization counts."
+    )
+
+    @field_validator("deadline_cron")
+    @classmethod
+    def _deadline(cls, value: str | None) -> str | None:
+        return None if value is None else cron_text(value)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FreshnessConfig:
+        """Exactly one of the two policies, with the fields it needs."""
+        if (self.fail_window_minutes is None) == (self.deadline_cron is None):
+            raise ValueError("set fail_window_minutes (a time window) or deadline_cron (a deadline), not both")
+        if self.deadline_cron is not None and (self.lower_bound_minutes is None or self.warn_window_minutes):
+            raise ValueError("deadline_cron needs lower_bound_minutes and takes no warn_window_minutes")
+        if self.fail_window_minutes is not None and self.lower_bound_minutes is not None:
+            raise ValueError("lower_bound_minutes goes with deadline_cron, not fail_window_minutes")
+        fail, warn = self.fail_window_minutes, self.warn_window_minutes
+        if fail is not None and warn is not None and warn >= fail:
+            raise ValueError("warn_window_minutes must be less than fail_window_minutes")
+        return self
 
 
 class DagsterConfig(ConfigModel):
@@ -40,6 +86,12 @@ class DagsterConfig(ConfigModel):
     automation: Automation | None = Field(
         default=None, description="eager = on upstream change; on_cron = on schedule; none = manual only."
     )
+    observe_schedule: str | None = Field(
+        default=None,
+        description="Cron (UTC) of observing the source table's version (MAX of the ordering column); with "
+        "automation set, default every 5 minutes.",
+    )
+    freshness: FreshnessConfig | None = Field(default=None, description="The asset's Dagster freshness policy.")
 
     @field_validator("group")
     @classmethod
@@ -59,19 +111,11 @@ class DagsterConfig(ConfigModel):
             raise ValueError("key_prefix parts must not be empty")
         return value
 
-    @field_validator("schedule")
+    @field_validator("schedule", "observe_schedule")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         """A 5-field cron string (or @daily-style macro)."""
-        if value is None:
-            return value
-        fields = value.split()
-        if value.strip() in _CRON_MACROS or (len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)):
-            return " ".join(fields) if len(fields) == 5 else value.strip()
-        raise ValueError(
-            f"'{value}' is not a 5-field cron string (minute hour day-of-month month day-of-week), "
-            "e.g. '0 3 * * *' or '@daily'"
-        )
+        return None if value is None else cron_text(value)
 
     @field_validator("partition_start", mode="before")
     @classmethod

@@ -32,7 +32,7 @@ def publish(run: Run, written: Written) -> None:
         r.rows += manifest.row_count
         r.bytes += manifest.bytes
         r.reconciled = written.reconciled or r.reconciled
-        r.units.append(CommittedUnit(manifest.slice, manifest.row_count, manifest.bytes, uris))
+        r.units.append(CommittedUnit(manifest.slice, manifest.row_count, manifest.bytes, uris, written.duration_s))
         if validate:
             r.validated = "failed" if problems or r.validated == "failed" else "passed"
     if problems:

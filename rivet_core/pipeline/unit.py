@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,10 +39,12 @@ class Written:
     manifest: Manifest
     reconciled: str | None
     rows: int
+    duration_s: float  # streaming and writing the slice, gates included
 
 
 def write_unit(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> Written | None:
     """Stream one slice into temp parts and decide its gates; None when it holds no rows to write."""
+    started = time.monotonic()
     export, dest = run.export, run.dest
     unit = run.layout.unit(commit.unit_id(run.now, run.run_id, slc))
     schema = target_schema(meta_plans(plans, export.meta_columns))
@@ -79,7 +82,7 @@ def write_unit(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) ->
         commit.discard(dest, unit, [])
         return None
     manifest = manifest_of(run, slc, last_key, schema)
-    return Written(unit, parts, manifest, "match" if reconciled else None, writer.rows)
+    return Written(unit, parts, manifest, "match" if reconciled else None, writer.rows, time.monotonic() - started)
 
 
 def key_of_last_row(batch: pa.RecordBatch, slc: Slice) -> Any:
