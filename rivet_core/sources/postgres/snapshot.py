@@ -29,6 +29,7 @@ from rivet_core.errors import SourceError
 from rivet_core.slices import Slice
 from rivet_core.sources import sql
 from rivet_core.sources.base import Query, Snapshot
+from rivet_core.sources.batching import BatchSizing
 from rivet_core.sources.checks import BadValue, bad_value_error, row_location
 from rivet_core.sources.postgres.connection import quote_ident
 from rivet_core.sources.postgres.types import ARRAY_SHAPE, PgDescribed, finish_batch, pg_plan
@@ -198,8 +199,11 @@ class PgSnapshot(Snapshot):
             row = cur.fetchone()
         return tuple(row) if row is not None else ()
 
-    def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
-        """Batches of at most `batch_size` rows from one binary COPY, cast to the plan's schema."""
+    def stream(
+        self, query: Query, slc: Slice, plans: list[ColumnPlan], sizing: BatchSizing
+    ) -> Iterator[pa.RecordBatch]:
+        """Batches of `sizing.rows` rows (at most one COPY read chunk) from one binary COPY, cast to the plan's
+        schema."""
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
         statement, params = sql.select(self, query, slc, exprs)
         schema = target_schema(plans)
@@ -210,15 +214,19 @@ class PgSnapshot(Snapshot):
             closing(cur.fetch_record_batch()) as reader,
         ):
             for raw in reader:  # the reader is closed before its cursor and connection, on every path
-                for offset in range(0, raw.num_rows, batch_size):
-                    piece = raw.slice(offset, batch_size)
+                offset = 0
+                while offset < raw.num_rows:
+                    piece = raw.slice(offset, sizing.rows)
+                    offset += piece.num_rows
                     try:
-                        yield finish_batch(piece, plans, schema)
+                        batch = finish_batch(piece, plans, schema)
                     except BadValue as bad:
                         columns = dict(zip(piece.schema.names, piece.columns, strict=True))
                         where = row_location(columns, bad.index, seen, self.key_columns(query, slc))
                         raise bad_value_error("postgres", plans, bad, where) from None
                     seen += piece.num_rows
+                    sizing.observe(batch)
+                    yield batch
                     if throttle:
                         time.sleep(throttle)
         self.check_cancelled()
