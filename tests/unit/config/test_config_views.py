@@ -99,7 +99,3 @@ def test_every_field_has_a_description() -> None:
         if not field.get("description")
     ]
     assert missing == []
-
-
-def test_parallel_exports_says_it_is_not_acted_on() -> None:
-    assert "not yet acted on" in config_json_schema()["properties"]["parallel_exports"]["description"]
