@@ -176,3 +176,15 @@ def test_chunk_size_memory_mb_derives_chunk_size_from_the_table_stats(
     assert [lo for lo, _ in spans] == list(range(0, 30_001, expected)), (expected, spans)  # aligned chunks
     assert spans[0][1] == expected - 1
     assert read_parquet(tmp_path / "out").num_rows == 30_000
+
+
+def test_memory_threshold_holds_chunks_back_with_one_warning(pg_rows: Callable[[int], str], tmp_path: Path) -> None:
+    table = pg_rows(3000)
+    doc = {"name": "m", "table": table, "mode": "chunked", "chunk_column": "id", "chunk_size": 1000, "parallel": 2}
+    doc["tuning"] = {"memory_threshold_mb": 1}  # this process is always over 1 MiB
+    result = run_export(load_config(config(tmp_path, doc)), "m")
+    assert result.status == "success", result.error
+    (warning,) = [w for w in result.warnings if "memory_threshold_mb" in w]
+    assert "is over tuning.memory_threshold_mb (1 MiB) before chunk" in warning
+    assert "chunks start one at a time while it is" in warning
+    assert sorted(read_parquet(tmp_path / "out").column("id").to_pylist()) == list(range(1, 3001))

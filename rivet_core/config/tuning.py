@@ -82,7 +82,8 @@ class Tuning:
     )
     memory_threshold_mb: int = field(
         metadata=_knob(
-            "Resident memory above which fetching stops reading ahead, in MiB; 0 = off (0..1048576).",
+            "Resident memory above which fetching stops reading ahead and, in chunked modes, a chunk waits for the "
+            "one in flight before it starts, in MiB; 0 = off (0..1048576).",
             ge=0,
             le=1_048_576,
         )
