@@ -24,12 +24,12 @@ PAD = 400  # characters of text per row: about 412 Arrow bytes with the bigint i
 
 
 @pytest.fixture
-def pg_rows(pg: Any, table_name: str) -> Iterator[Callable[[int], str]]:
-    """`make(n)`: a Postgres table of n rows (id 1..n, a PAD-character text), analyzed; dropped afterwards."""
+def pg_rows(pg: Any, table_name: str) -> Iterator[Callable[..., str]]:
+    """`make(n)`: a Postgres table of n rows (id 1..n, a `pad`-character text), analyzed; dropped afterwards."""
 
-    def make(n: int) -> str:
+    def make(n: int, pad: int = PAD) -> str:
         pg.execute(f"CREATE TABLE {table_name} (id bigint PRIMARY KEY, pad text NOT NULL)")
-        pg.execute(f"INSERT INTO {table_name} SELECT g, repeat('x', {PAD}) FROM generate_series(1, %s) g", (n,))
+        pg.execute(f"INSERT INTO {table_name} SELECT g, repeat('x', {pad}) FROM generate_series(1, %s) g", (n,))
         pg.execute(f"ANALYZE {table_name}")
         return table_name
 
@@ -91,6 +91,16 @@ def test_batch_size_memory_mb_probes_then_aims_at_the_target(
     assert sizes[0] == 1000  # the probe
     assert aimed and all(2300 <= n <= 2700 for n in aimed), sizes  # 1 MiB / ~412 bytes per row
     assert len(set(aimed)) == 1, sizes
+
+
+def test_batch_size_memory_mb_above_the_drivers_copy_chunk_on_postgres(
+    pg_rows: Callable[..., str], tmp_path: Path
+) -> None:
+    table = pg_rows(12_000, pad=4000)  # ~4 KB a row: 16 MiB (the driver's default read chunk) is ~4200 rows
+    result, sizes = run_sized(tmp_path, table, {"batch_size_memory_mb": 20})
+    assert result.status == "success", result.error
+    assert sizes[0] == 1000 and sum(sizes) == 12_000
+    assert 5000 <= max(sizes) <= 5400, sizes  # 20 MiB / ~4 KB (a batch is never cut across read chunks)
 
 
 def test_adaptive_shrinks_batches_while_checkpoints_are_requested(

@@ -48,6 +48,8 @@ def _settings_sql(first: str, second: str) -> str:
     )
 
 
+COPY_READ_BYTES = 16 << 20  # the ADBC driver's default COPY read chunk (`adbc.postgresql.batch_size_hint_bytes`)
+
 # The export transaction's settings (timeouts, ISO intervals, UTC) and the backend pid, for psycopg and ADBC.
 SETTINGS_SQL = _settings_sql("%s", "%s")
 _ADBC_SETTINGS_SQL = _settings_sql("$1", "$2")
@@ -169,12 +171,18 @@ class PgSnapshot(Snapshot):
 
     @contextmanager
     def _statement(
-        self, statement: str, params: list[Any], unbounded: bool = False, plans: list[ColumnPlan] | None = None
+        self,
+        statement: str,
+        params: list[Any],
+        unbounded: bool = False,
+        plans: list[ColumnPlan] | None = None,
+        read_bytes: int = 0,
     ) -> Iterator[Any]:
         """An executed ADBC cursor (bounds bound first); a driver error drops the connection and is redacted.
 
         `unbounded` lifts statement_timeout for the data COPY, whose length is the stream's (throttling makes
-        it long on purpose); planning statements stay bounded (README: Tuning).
+        it long on purpose); planning statements stay bounded (README: Tuning). `read_bytes` > 0 sets the size
+        of the driver's COPY read chunks (default `COPY_READ_BYTES`).
         """
         timeout_ms = "0" if unbounded else transaction_settings(self.source.tuning)[0]
         with self._lock:
@@ -183,6 +191,8 @@ class PgSnapshot(Snapshot):
                 cur.execute("SELECT set_config('statement_timeout', $1, true)", parameters=(timeout_ms,))
                 cur.fetchall()
                 self._bind(cur, params)
+                if read_bytes:
+                    cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(read_bytes)})
                 cur.execute(statement)
                 yield cur
             except (adbc.Error, OSError) as exc:  # a failure while streaming surfaces from Arrow as OSError
@@ -202,15 +212,16 @@ class PgSnapshot(Snapshot):
     def stream(
         self, query: Query, slc: Slice, plans: list[ColumnPlan], sizing: BatchSizing
     ) -> Iterator[pa.RecordBatch]:
-        """Batches of `sizing.rows` rows (at most one COPY read chunk) from one binary COPY, cast to the plan's
-        schema."""
+        """Batches of `sizing.rows` rows (within one COPY read chunk, raised to a larger memory target) from one
+        binary COPY, cast to the plan's schema."""
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
         statement, params = sql.select(self, query, slc, exprs)
         schema = target_schema(plans)
         throttle = self.source.tuning.throttle_ms / 1000
         seen = 0
+        read_bytes = sizing.target_bytes if sizing.target_bytes > COPY_READ_BYTES else 0  # a batch is within one
         with (
-            self._statement(statement, params, unbounded=True, plans=plans) as cur,
+            self._statement(statement, params, unbounded=True, plans=plans, read_bytes=read_bytes) as cur,
             closing(cur.fetch_record_batch()) as reader,
         ):
             for raw in reader:  # the reader is closed before its cursor and connection, on every path
