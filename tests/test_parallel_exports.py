@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import RIVET, run_cli
 from e2e import export_config, read_parquet
 
 
@@ -69,11 +74,36 @@ def test_exports_overlap_and_a_failure_stays_with_its_export(
         assert sorted(read_parquet(tmp_path / name).column("id").to_pylist()) == list(range(1, 4001))
 
 
-def test_parallel_exports_are_not_used_with_export(slow_table: str, tmp_path: Path) -> None:
+def _streaming_children(parent: psutil.Process) -> list[psutil.Process]:
+    """The export processes under `parent` that hold a connection to the Postgres port."""
+    found = []
+    for child in parent.children(recursive=True):
+        try:
+            if any(c.raddr and c.raddr.port == 5432 for c in child.net_connections("tcp")):
+                found.append(child)
+        except psutil.Error:  # ended meanwhile
+            continue
+    return found
+
+
+def test_a_killed_export_process_fails_only_its_export(slow_table: str, tmp_path: Path) -> None:
     config = _config(tmp_path, slow_table, {"parallel_export_processes": True})
-    proc = run_cli("run", "-c", str(config), "--json", "-e", "a", "-e", "b")
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout)
-    assert summary["parallel_mode"] == "sequential"
-    a, b = (_span(r) for r in summary["exports"])
-    assert a[1] <= b[0]  # one after the other
+    proc = subprocess.Popen(
+        [*RIVET, "run", "-c", str(config), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    victims: set[int] = set()
+    while time.monotonic() < deadline and proc.poll() is None and len(victims) < 2:
+        before = {p.pid for p in _streaming_children(psutil.Process(proc.pid))}
+        time.sleep(0.3)  # still connected 0.3 s later: a slow export (`bad` fails at once)
+        victims = before & {p.pid for p in _streaming_children(psutil.Process(proc.pid))}
+    assert len(victims) >= 2, "the two slow exports never streamed at the same time"
+    os.kill(min(victims), signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    per_export = {e["export_name"]: e for e in json.loads(out)["per_export"]}
+    statuses = sorted(per_export[name]["status"] for name in ("a", "b"))
+    assert statuses == ["failed", "success"], per_export
+    (killed,) = [e for name, e in per_export.items() if name != "bad" and e["status"] == "failed"]
+    assert killed["error_message"] == f"{killed['export_name']}: its process ended without a result"
+    assert per_export["bad"]["status"] == "failed"
