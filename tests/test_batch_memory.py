@@ -18,6 +18,7 @@ from e2e import data_files, export_config, manifests, read_parquet
 
 from rivet_core.config import load_config
 from rivet_core.engine import ExportResult, RunOptions, run_export
+from rivet_core.preflight.check import check_export
 from rivet_core.sources import open_source
 
 PAD = 400  # characters of text per row: about 412 Arrow bytes with the bigint id and the offset
@@ -185,6 +186,9 @@ def test_chunk_size_memory_mb_derives_chunk_size_from_the_table_stats(
     spans = sorted((m["slice"]["lo"], m["slice"]["hi"]) for m in manifests(tmp_path / "out", "m"))
     assert [lo for lo, _ in spans] == list(range(0, 30_001, expected)), (expected, spans)  # aligned chunks
     assert spans[0][1] == expected - 1
+    cfg = load_config(config(tmp_path, doc, url))
+    estimate = check_export(cfg, cfg.exports[0]).chunks  # `rivet check` plans with the same size
+    assert estimate is not None and estimate.estimate == len(spans) > 1
     assert read_parquet(tmp_path / "out").num_rows == 30_000
 
 

@@ -86,19 +86,6 @@ class Planner:
         log.info("%s: chunk_column not set; using the primary key column %s", e.name, pk[0])
         return pk[0]
 
-    def chunk_size(self) -> int:
-        """`chunk_size`, or the rows of `chunk_size_memory_mb` at the table's average row size (0.7.7's rule)."""
-        e = self.export
-        if e.chunk_size_memory_mb is None:
-            return e.chunk_size or DEFAULT_CHUNK_SIZE
-        assert e.source_table is not None  # the config requires table: with it
-        row_bytes = self.source.average_row_bytes(e.source_table) or UNKNOWN_ROW_BYTES
-        low, high = MEMORY_CHUNK_ROWS
-        size = min(high, max(low, int((e.chunk_size_memory_mb << 20) / row_bytes)))
-        log.info("%s: chunk_size %d (chunk_size_memory_mb %d at %.0f bytes per row)", e.name, size,
-                 e.chunk_size_memory_mb, row_bytes)  # fmt: skip
-        return size
-
     def chunk_plan(self, snap: Snapshot) -> list[Slice]:
         """Chunk ranges from MIN/MAX, empty ranges skipped by key seeks."""
         e, query = self.export, self.query
@@ -110,7 +97,7 @@ class Planner:
         def seek(after: Any) -> Any:
             return sql.bounds(snap, query, column, after)[0]
 
-        size = self.chunk_size()
+        size = chunk_size(e, self.source)
         if e.chunk_by_days:
             ranges = day_ranges(lo, hi, e.chunk_by_days, seek)
             return [chunk_slice(column, i, first, end, False) for i, (first, end) in enumerate(ranges)]
@@ -144,6 +131,20 @@ class Planner:
         else:
             starts = recent_windows(self.now, e.window_count, unit)
         return [window_slice(e.time_column, s, unit, e.time_column_type == "unix") for s in starts]
+
+
+def chunk_size(export: ExportConfig, source: Source) -> int:
+    """`chunk_size`, or the rows of `chunk_size_memory_mb` at the table's average row size (0.7.7's rule)."""
+    e = export
+    if e.chunk_size_memory_mb is None:
+        return e.chunk_size or DEFAULT_CHUNK_SIZE
+    assert e.source_table is not None  # the config requires table: with it
+    row_bytes = source.average_row_bytes(e.source_table) or UNKNOWN_ROW_BYTES
+    low, high = MEMORY_CHUNK_ROWS
+    size = min(high, max(low, int((e.chunk_size_memory_mb << 20) / row_bytes)))
+    log.info("%s: chunk_size %d (chunk_size_memory_mb %d at %.0f bytes per row)", e.name, size,
+             e.chunk_size_memory_mb, row_bytes)  # fmt: skip
+    return size
 
 
 def plan_fingerprint(export: ExportConfig, query_text: str) -> str:
