@@ -116,4 +116,4 @@ def test_parallel_flags_are_accepted_and_exclusive(numbers: str, tmp_path: Path)
     assert both.returncode == 2 and "--parallel-exports and --parallel-export-processes" in both.stderr
     proc = run_cli("run", "-c", str(config), "--parallel-exports")
     assert proc.returncode == 0, proc.stderr
-    assert "sequentially" in proc.stderr
+    assert "not used with --export or a single export" in proc.stderr

@@ -24,6 +24,7 @@ from e2e import data_files, manifests, read_parquet, run_json, state_show
 from rivet_core.config import Tuning
 from rivet_core.slices import full_slice
 from rivet_core.sources.base import Query
+from rivet_core.sources.batching import BatchSizing
 from rivet_core.sources.mysql import (
     MySQLSource,
     connect_args,
@@ -356,13 +357,13 @@ def test_an_abandoned_stream_ends_its_session_instead_of_reading_the_rest(db: An
     add_events(db, new_table, range(1, 3001))
     query = Query(table=(None, new_table))
     with MySQLSource(MYSQL_URL, BALANCED).snapshot() as snap:
-        batches = snap.stream(query, full_slice(), snap.plan(query, {}, "exports[ev]"), 100)
+        batches = snap.stream(query, full_slice(), snap.plan(query, {}, "exports[ev]"), BatchSizing(100))
         assert next(batches).num_rows == 100
         batches.close()
         assert snap.conn.is_closed()
     with MySQLSource(MYSQL_URL, BALANCED).snapshot() as snap:  # a fresh snapshot streams everything
         plans = snap.plan(query, {}, "exports[ev]")
-        sizes = [b.num_rows for b in snap.stream(query, full_slice(), plans, 1000)]
+        sizes = [b.num_rows for b in snap.stream(query, full_slice(), plans, BatchSizing(1000))]
         assert sizes == [1000, 1000, 1000]
         assert snap.fetch_one("SELECT COUNT(*) FROM " + quote_ident(new_table), full_slice(), []) == (3000,)
 

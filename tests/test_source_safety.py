@@ -22,6 +22,7 @@ from rivet_core.errors import SourceError
 from rivet_core.slices import full_slice
 from rivet_core.sources import open_source
 from rivet_core.sources.base import Query, Source
+from rivet_core.sources.batching import BatchSizing
 from rivet_core.sources.catalog import open_catalog
 
 TUNING = Tuning("balanced", 1000, 0, 300, 1, 0, 0, 0)  # lock_timeout_s = 1
@@ -205,7 +206,9 @@ def test_cancel_ends_a_running_stream_with_a_transient_source_error(engine: Engi
     sleep = "SELECT 1 AS x FROM pg_sleep(30)" if engine.kind == "postgres" else "SELECT SLEEP(30) AS x"
     with _source(engine).snapshot() as snap:
         plans = snap.plan(Query(sql=SqlText.plain("SELECT 1 AS x")), {}, "exports[s]")
-        error = _cancelled(snap, lambda: list(snap.stream(Query(sql=SqlText.plain(sleep)), full_slice(), plans, 100)))
+        error = _cancelled(
+            snap, lambda: list(snap.stream(Query(sql=SqlText.plain(sleep)), full_slice(), plans, BatchSizing(100)))
+        )
     assert isinstance(error, SourceError) and error.transient, error
     assert "cancelled" in str(error)
 

@@ -63,6 +63,17 @@ def user_errors() -> Iterator[None]:
         fail(str(exc), exc.exit_code)
 
 
+def param_env(params: tuple[str, ...]) -> dict[str, str]:
+    """The environment with each `--param KEY=VALUE` over it (what `${KEY}` expands from)."""
+    env = dict(os.environ)
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
+        env[key] = value
+    return env
+
+
 def load(config: str, params: tuple[str, ...] = ()) -> Config:
     """The config at `config`, with `--param KEY=VALUE` values over the environment for `${KEY}`.
 
@@ -70,13 +81,7 @@ def load(config: str, params: tuple[str, ...] = ()) -> Config:
     """
     from rivet_core.config import load_config
 
-    env = dict(os.environ)
-    for item in params:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
-        env[key] = value
-    cfg = load_config(config, env)
+    cfg = load_config(config, param_env(params))
     text = cfg.path.read_text(encoding="utf-8") if cfg.path else ""
     for key in dict.fromkeys(item.partition("=")[0] for item in params):
         if not re.search(r"\$\{" + re.escape(key) + r"\}", text):

@@ -15,8 +15,13 @@ from rivet_core.errors import ConfigError, RivetError
 from rivet_core.redact import redact
 
 if TYPE_CHECKING:
+    from rivet_core.cli.parallel import Launch
     from rivet_core.config import Config
+    from rivet_core.config.aliases import ParallelMode
     from rivet_core.engine import ExportResult, RunOptions
+
+
+AGGREGATE_MODE = {"sequential": "sequential", "threads": "parallel-threads", "processes": "parallel-processes"}
 
 
 @dataclass
@@ -28,7 +33,7 @@ class Outcome:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _naming(name: str, message: str) -> str:
+def naming(name: str, message: str) -> str:
     """The error text, prefixed with the export's name unless it names it already."""
     return message if f"exports[{name}]" in message or message.startswith(f"{name}:") else f"{name}: {message}"
 
@@ -49,28 +54,37 @@ def run_one(cfg: Config, name: str, options: RunOptions) -> tuple[ExportResult, 
     try:
         return run_export(cfg, name, options), False
     except ConfigError as exc:
-        message = _naming(name, str(exc))
+        message = naming(name, str(exc))
         log.error("%s", message)
         return failed_result(name, message), True
     except RivetError as exc:
-        message = _naming(name, str(exc))
+        message = naming(name, str(exc))
     except Exception as exc:  # a driver or client library failing while the export is set up
-        message = _naming(name, redact((str(exc) or type(exc).__name__).splitlines()[0], []))
+        message = naming(name, redact((str(exc) or type(exc).__name__).splitlines()[0], []))
     log.error("%s", message)
     return failed_result(name, message), False
 
 
-def run_isolated(cfg: Config, config_path: str, names: list[str], options: RunOptions) -> Outcome:
-    """Run `names` one after another; each gets a run report, the outcome holds them all."""
+def run_isolated(
+    cfg: Config,
+    config_path: str,
+    names: list[str],
+    options: RunOptions,
+    mode: ParallelMode = "sequential",
+    launch: Launch | None = None,
+) -> Outcome:
+    """Run `names` one after another, or all at once (`threads` / `processes`, started as `launch` says); each
+    gets a run report as it ends, the outcome holds them all in `names` order."""
+    from rivet_core.cli.parallel import run_parallel
     from rivet_core.reports import RunContext, aggregate, resume_command, write_report
 
     ctx = RunContext(cfg, config_path)
     started = dt.datetime.now(dt.UTC).isoformat()
     outcome = Outcome()
-    for name in names:
-        log.info("%s: starting (%s)", name, cfg.export(name).mode)
-        result, usage = run_one(cfg, name, options)
-        outcome.results.append(result)
+    done: dict[str, ExportResult] = {}
+
+    def finished(name: str, result: ExportResult, usage: bool) -> None:
+        done[name] = result
         if usage:
             outcome.usage_failed.add(name)
         log_result(result)
@@ -80,7 +94,16 @@ def run_isolated(cfg: Config, config_path: str, names: list[str], options: RunOp
         resume = resume_command(ctx, cfg.export(name), result)
         if resume:
             click.echo(f"resume:    {resume}", err=True)
-    outcome.summary = aggregate(ctx, outcome.results, started, "sequential")
+
+    if mode == "sequential":
+        for name in names:
+            log.info("%s: starting (%s)", name, cfg.export(name).mode)
+            finished(name, *run_one(cfg, name, options))
+    else:
+        assert launch is not None
+        run_parallel(cfg, names, options, mode, launch, finished)
+    outcome.results = [done[name] for name in names]
+    outcome.summary = aggregate(ctx, outcome.results, started, AGGREGATE_MODE[mode])
     return outcome
 
 

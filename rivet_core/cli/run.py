@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from rivet_core.cli.common import (
     load,
     log,
     log_result,
+    param_env,
     param_option,
     progress,
     reconcile_option,
@@ -22,6 +24,7 @@ from rivet_core.cli.common import (
     validate_option,
 )
 from rivet_core.cli.isolation import run_isolated, write_summary
+from rivet_core.cli.parallel import Launch, parallel_mode
 from rivet_core.errors import ConfigError
 
 
@@ -39,8 +42,10 @@ from rivet_core.errors import ConfigError
     metavar="KEY",
     help="time_window: export this window (2026-11-01), repeatable.",
 )
-@click.option("--parallel-exports", is_flag=True, help="Accepted; exports run one after another for now.")
-@click.option("--parallel-export-processes", is_flag=True, help="Accepted; exports run one after another for now.")
+@click.option("--parallel-exports", is_flag=True, help="Run the exports at once, on threads (not with --export).")
+@click.option(
+    "--parallel-export-processes", is_flag=True, help="Run the exports at once, one process each (not with --export)."
+)
 @click.option(
     "--summary-output", default=None, type=click.Path(dir_okay=False), help="Write the run summary JSON here."
 )
@@ -74,13 +79,13 @@ def run(
             raise ConfigError(clash)
         if force and not resume:
             log.warning("--force only matters with --resume; ignored")
-        if parallel_exports or parallel_export_processes:
-            log.info("running %d export(s) sequentially (parallel exports are not implemented yet)", len(names))
+        mode = parallel_mode(cfg, names, bool(exports), parallel_exports, parallel_export_processes)
+        launch = Launch(config, param_env(params), log.getEffectiveLevel() <= logging.DEBUG)
         with progress() as update:
             options = RunOptions(
                 validate=validate, reconcile=reconcile, resume=resume, windows=list(windows) or None, progress=update
             )
-            outcome = run_isolated(cfg, config, names, options)
+            outcome = run_isolated(cfg, config, names, options, mode, launch)
         write_summary(outcome, summary_output)
     report_results(outcome.results, as_json, outcome.summary, outcome.usage_failed)
 

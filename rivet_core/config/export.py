@@ -115,9 +115,10 @@ class ExportConfig(ConfigModel):
         default=None,
         gt=0,
         le=1_048_576,
-        description=pending(
-            "chunked table: exports: derive chunk_size from this budget and the table's average row size "
-            "(clamped to 10000..5000000 rows); not with chunk_size / chunk_count / chunk_by_days (1..1048576)."
+        description=(
+            "chunked table: exports: chunk_size = this budget / the table's average row size from the server's "
+            "statistics (512 B without), clamped to 10000..5000000 rows; not with chunk_size / chunk_count / "
+            "chunk_by_days (1..1048576)."
         ),
     )
     chunk_dense: StrictBool = Field(

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field, PrivateAttr, model_validator
 
 from rivet_core.config.aliases import PK_AUTO_CHUNK_SOURCES, ParallelMode
-from rivet_core.config.base import ConfigModel, Problem, StrictBool, pending, rule_error
+from rivet_core.config.base import ConfigModel, Problem, StrictBool, rule_error
 from rivet_core.config.dagster import DagsterConfig
 from rivet_core.config.export import ExportConfig
 from rivet_core.config.notifications import NotificationsConfig
@@ -27,12 +27,14 @@ class Config(ConfigModel):
         default=None, description="Where failures and warnings are posted."
     )
     parallel_exports: StrictBool = Field(
-        default=False, description=pending("Run the exports on threads of one process (as --parallel-exports).")
+        default=False,
+        description="Run the exports at once on threads of one process (as --parallel-exports); not with --export.",
     )
     parallel_export_processes: StrictBool = Field(
         default=False,
-        description=pending(
-            "Run each export in its own rivet process (as --parallel-export-processes); wins over parallel_exports."
+        description=(
+            "Run each export in its own process, all at once (as --parallel-export-processes); wins over "
+            "parallel_exports; not with --export."
         ),
     )
     dagster: DagsterConfig | None = Field(default=None, description="Dagster defaults for every export.")

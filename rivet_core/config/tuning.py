@@ -17,7 +17,7 @@ from pydantic import Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
 from rivet_core.config.aliases import BatchMemoryPolicy, Environment, Profile, ProfileOrigin
-from rivet_core.config.base import MISPLACED_TUNING, ConfigModel, StrictBool, StrictInt, pending, rule_error
+from rivet_core.config.base import MISPLACED_TUNING, ConfigModel, StrictBool, StrictInt, rule_error
 
 PROFILES: dict[str, dict[str, Any]] = {  # Any: `Tuning(profile=p, **PROFILES[p])` type-checks
     "fast": {
@@ -82,7 +82,8 @@ class Tuning:
     )
     memory_threshold_mb: int = field(
         metadata=_knob(
-            "Resident memory above which fetching stops reading ahead, in MiB; 0 = off (0..1048576).",
+            "Resident memory above which fetching stops reading ahead and, in chunked modes, a chunk waits for the "
+            "one in flight before it starts, in MiB; 0 = off (0..1048576).",
             ge=0,
             le=1_048_576,
         )
@@ -90,10 +91,8 @@ class Tuning:
     batch_size_memory_mb: int | None = field(
         default=None,
         metadata=_knob(
-            pending(
-                "Size batches by memory instead: rows = MiB / estimated row bytes, clamped to 1000..500000, "
-                "re-aimed at the observed Arrow bytes per row; not with batch_size at any level (1..1048576)."
-            ),
+            "Size batches by memory instead: a 1000-row probe, then rows = MiB / the Arrow bytes per row seen so far, "
+            "clamped to 1000..500000; not with batch_size at any level (1..1048576).",
             gt=0,
             le=1_048_576,
         ),
@@ -101,7 +100,7 @@ class Tuning:
     max_batch_memory_mb: int | None = field(
         default=None,
         metadata=_knob(
-            pending("Cap on one batch's Arrow bytes, checked before it is written, in every mode (1..1048576)."),
+            "Cap on one batch's Arrow bytes, in MiB, checked before it is written, in every mode (1..1048576).",
             gt=0,
             le=1_048_576,
         ),
@@ -109,19 +108,15 @@ class Tuning:
     on_batch_memory_exceeded: BatchMemoryPolicy = field(
         default="warn",
         metadata=_knob(
-            pending(
-                "A batch over max_batch_memory_mb: warn (log it and a suggested batch_size, write anyway), fail the "
-                "export, or auto_shrink (halve it until each piece fits)."
-            )
+            "A batch over max_batch_memory_mb: warn (once per unit, with a batch_size that fits; written anyway), "
+            "fail the export, or auto_shrink (halve it until each piece fits)."
         ),
     )
     adaptive: bool = field(
         default=False,
         metadata=_knob(
-            pending(
-                "Every 10 batches read the source's write pressure (PG checkpoints_req, MySQL Innodb_log_waits): up → "
-                "batch to 75% (≥ 500 rows), flat → +25% (≤ the starting batch size)."
-            )
+            "Every 10 batches read the source's write pressure (PG checkpoints_req, MySQL Innodb_log_waits): up → "
+            "batch to 75% (≥ 500 rows), flat → +25% (≤ the starting batch size)."
         ),
     )
     lease_wait_s: int = field(

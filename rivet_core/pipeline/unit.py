@@ -16,12 +16,14 @@ import pyarrow as pa
 from rivet_core import __version__, commit
 from rivet_core.commit import Cursor, Manifest, Unit
 from rivet_core.gates import reconcile_gate
+from rivet_core.pipeline.memory_cap import MemoryCap
 from rivet_core.pipeline.meta import meta_plans, with_meta
 from rivet_core.pipeline.prefetch import Prefetch
 from rivet_core.pipeline.run import Run
 from rivet_core.planning import cursor_label
 from rivet_core.slices import Slice
 from rivet_core.sources.base import Snapshot
+from rivet_core.sources.batching import BatchSizing
 from rivet_core.sources.types import ColumnPlan, target_schema
 from rivet_core.writers import RollingWriter, WrittenPart
 
@@ -54,9 +56,12 @@ def write_unit(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) ->
         schema, run.format, stem(run, slc), lambda key: (unit.temp_key(key), dest.open_write(unit.temp_key(key)))
     )
     last_key: Any = None
+    t = run.tuning
+    sizing = BatchSizing.of(t.batch_size, t.batch_size_memory_mb, run.source.write_pressure if t.adaptive else None)
+    cap = MemoryCap.of(t, run.warn)
     try:
-        with Prefetch(snap.stream(run.query, slc, plans, run.tuning.batch_size), PREFETCH_DEPTH,
-                      run.tuning.memory_threshold_mb, run.meter) as batches:  # fmt: skip
+        with Prefetch(snap.stream(run.query, slc, plans, sizing), PREFETCH_DEPTH, t.memory_threshold_mb,
+                      run.meter) as batches:  # fmt: skip
             for batch in batches:
                 if batch.num_rows == 0:
                     continue
@@ -64,9 +69,10 @@ def write_unit(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) ->
                     last_key = key_of_last_row(batch, slc)
                 if tracker:
                     tracker.observe(batch)
-                writer.write(with_meta(batch, export.meta_columns, run.now))
+                for piece in cap.fit(with_meta(batch, export.meta_columns, run.now)):
+                    writer.write(piece)
+                    run.progress(piece.num_rows)
                 run.meter.sample()
-                run.progress(batch.num_rows)
         parts = writer.finish(not export.skip_empty and export.mode in ("full", "time_window"))
         reconciled = reconcile_gate(snap, run.query, slc, writer.rows) if run.options.reconcile else None
         unit_gates = tracker.evaluate() if tracker and tracker is not run.run_tracker else []

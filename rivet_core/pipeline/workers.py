@@ -9,6 +9,7 @@ import threading
 from rivet_core import commit
 from rivet_core.errors import ConfigError, RivetError
 from rivet_core.pipeline.publish import publish
+from rivet_core.pipeline.rss_gate import RssGate
 from rivet_core.pipeline.run import Run
 from rivet_core.pipeline.unit import Written, write_unit
 from rivet_core.slices import Slice
@@ -20,7 +21,9 @@ log = logging.getLogger("rivet")
 
 def run_slices(run: Run, snap: Snapshot, slices: list[Slice], plans: list[ColumnPlan]) -> list[Written]:
     """Write every slice, `parallel` at a time for chunks; returns the units whose commit is deferred."""
-    workers = min(run.export.parallel, len(slices)) if run.export.mode == "chunked" else 1
+    chunked = run.export.mode == "chunked"
+    workers = min(run.export.parallel, len(slices)) if chunked else 1
+    gate = RssGate(run.tuning.memory_threshold_mb if chunked else 0, run.meter.sample, run.warn)
     todo: queue.SimpleQueue[Slice] = queue.SimpleQueue()
     for slc in slices:
         todo.put(slc)
@@ -34,7 +37,8 @@ def run_slices(run: Run, snap: Snapshot, slices: list[Slice], plans: list[Column
             except queue.Empty:
                 return
             try:
-                written = attempt(run, reader, slc, plans)
+                with gate.chunk(slc.key):
+                    written = attempt(run, reader, slc, plans)
             except BaseException as exc:
                 failures.append(exc)
                 return

@@ -3,7 +3,7 @@
 from rivet_core.planning.checkpoints import Checkpoints
 from rivet_core.planning.cursor import committed_cursor, cursor_label, cursor_plan, stored_cursor
 from rivet_core.planning.fence import Fence, late_commit_fence
-from rivet_core.planning.planner import Planner, plan_fingerprint
+from rivet_core.planning.planner import Planner, chunk_size, plan_fingerprint
 from rivet_core.planning.probes import (
     ChunkCount,
     base_query,
@@ -29,6 +29,7 @@ __all__ = [
     "chunk_key",
     "chunk_keys",
     "chunk_reconcile",
+    "chunk_size",
     "chunk_slice",
     "column_overrides",
     "committed_cursor",

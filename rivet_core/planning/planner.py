@@ -31,6 +31,9 @@ from rivet_core.sources.base import Query, Snapshot, Source
 
 log = logging.getLogger("rivet")
 
+UNKNOWN_ROW_BYTES = 512  # chunk_size_memory_mb on a table without statistics
+MEMORY_CHUNK_ROWS = (10_000, 5_000_000)
+
 
 class Planner:
     """Plans one export's slices; `windows` / `chunks` narrow a run to those keys (CLI flags, Dagster partitions)."""
@@ -94,7 +97,7 @@ class Planner:
         def seek(after: Any) -> Any:
             return sql.bounds(snap, query, column, after)[0]
 
-        size = e.chunk_size or DEFAULT_CHUNK_SIZE
+        size = chunk_size(e, self.source)
         if e.chunk_by_days:
             ranges = day_ranges(lo, hi, e.chunk_by_days, seek)
             return [chunk_slice(column, i, first, end, False) for i, (first, end) in enumerate(ranges)]
@@ -130,10 +133,26 @@ class Planner:
         return [window_slice(e.time_column, s, unit, e.time_column_type == "unix") for s in starts]
 
 
+def chunk_size(export: ExportConfig, source: Source) -> int:
+    """`chunk_size`, or the rows of `chunk_size_memory_mb` at the table's average row size (0.7.7's rule)."""
+    e = export
+    if e.chunk_size_memory_mb is None:
+        return e.chunk_size or DEFAULT_CHUNK_SIZE
+    assert e.source_table is not None  # the config requires table: with it
+    row_bytes = source.average_row_bytes(e.source_table) or UNKNOWN_ROW_BYTES
+    low, high = MEMORY_CHUNK_ROWS
+    size = min(high, max(low, int((e.chunk_size_memory_mb << 20) / row_bytes)))
+    log.info("%s: chunk_size %d (chunk_size_memory_mb %d at %.0f bytes per row)", e.name, size,
+             e.chunk_size_memory_mb, row_bytes)  # fmt: skip
+    return size
+
+
 def plan_fingerprint(export: ExportConfig, query_text: str) -> str:
     """What must not change between a checkpointed run and its --resume: query and chunking settings."""
     e = export
     text = json.dumps(
-        [query_text, e.chunk_column, e.chunk_size, e.chunk_count, e.chunk_by_days, e.chunk_dense], default=str
+        [query_text, e.chunk_column, e.chunk_size, e.chunk_count, e.chunk_by_days, e.chunk_dense]
+        + ([e.chunk_size_memory_mb] if e.chunk_size_memory_mb else []),
+        default=str,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]

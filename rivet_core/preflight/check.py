@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from rivet_core.config import Config, ExportConfig, parse_type_override
 from rivet_core.errors import RivetError
-from rivet_core.planning import base_query
+from rivet_core.planning import base_query, chunk_size
 from rivet_core.preflight.common import one_line
 from rivet_core.preflight.credentials import destination_credentials
 from rivet_core.preflight.report import (
@@ -146,7 +146,7 @@ def chunk_estimate(
 ) -> ChunkEstimate:
     """How many chunks a run would plan (MIN/MAX only where an index or a small table makes it cheap)."""
     rows = report.row_estimate
-    size = export.chunk_size or 100_000
+    size = chunk_size(export, snap.source)
     if report.key and report.key.indexed is False and (rows is None or rows >= LARGE_TABLE_ROWS):
         return ChunkEstimate(None, note=f"not computed: MIN/MAX of the unindexed {column} would scan the table")
     lo, hi = sql.bounds(snap, query, column)

@@ -24,6 +24,7 @@ from rivet_core.sources.types import ColumnPlan
 if TYPE_CHECKING:
     from rivet_core.config import TlsConfig, Tuning
     from rivet_core.config.sqltext import SqlText
+    from rivet_core.sources.batching import BatchSizing
     from rivet_core.sources.catalog import Catalog
     from rivet_core.sources.sql import Placeholder
 
@@ -71,8 +72,17 @@ class Source(ABC):
         """The primary key columns of a table, in key order (for chunk column auto-detection)."""
 
     @abstractmethod
+    def average_row_bytes(self, table: tuple[str | None, str]) -> float | None:
+        """The table's average row size from the server's statistics (`chunk_size_memory_mb`); None without."""
+
+    @abstractmethod
     def pooler_warning(self) -> str | None:
         """A warning when a transaction pooler or multiplexing proxy sits in front of the server, else None."""
+
+    @abstractmethod
+    def write_pressure(self) -> int | None:
+        """The server's cumulative write-pressure counter (`tuning.adaptive`), on a short connection; None if
+        it cannot be read."""
 
     @abstractmethod
     def catalog(self) -> Catalog:
@@ -143,8 +153,11 @@ class Snapshot(ABC):
         """How each column is read and typed; raises ConfigError (naming `path`) on unmappable types."""
 
     @abstractmethod
-    def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
-        """The rows of the slice as Arrow batches of at most `batch_size` rows, typed as `plans`."""
+    def stream(
+        self, query: Query, slc: Slice, plans: list[ColumnPlan], sizing: BatchSizing
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of the slice as Arrow batches of `sizing.rows` rows (read before each), typed as `plans`;
+        each batch is shown to `sizing.observe` before it is yielded."""
 
     @abstractmethod
     def worker(self) -> AbstractContextManager[Snapshot]:

@@ -18,6 +18,7 @@ import pyarrow as pa
 from rivet_core.slices import Slice
 from rivet_core.sources import sql
 from rivet_core.sources.base import Query, Snapshot
+from rivet_core.sources.batching import BatchSizing
 from rivet_core.sources.mysql.connection import (
     DRIVER_ERRORS,
     CMySQLConnection,
@@ -129,8 +130,10 @@ class MySQLSnapshot(Snapshot):
             plans.append(mysql_plan(described, f"{sql.ALIAS}.{quote_ident(name)}", overrides.get(name)))
         return plans
 
-    def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
-        """Batches of at most `batch_size` rows from one unbuffered SELECT, typed as `plans`."""
+    def stream(
+        self, query: Query, slc: Slice, plans: list[ColumnPlan], sizing: BatchSizing
+    ) -> Iterator[pa.RecordBatch]:
+        """Batches of `sizing.rows` rows from one unbuffered SELECT, typed as `plans`."""
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
         statement, _ = sql.select(self, query, slc, exprs)  # bounds quoted in the text (`placeholder`)
         statement = _without_statement_timeout(statement, self.conn)
@@ -142,8 +145,10 @@ class MySQLSnapshot(Snapshot):
                 cur = self.conn.cursor(raw=True)
                 cur.execute(statement)  # unbuffered: the rows stay on the wire until fetched
                 rows_of = iter(self._c().fetch_row, None)  # C loop: no Python frame per row
-                while batch := list(pieces(rows_of, batch_size, decode.rows)):
-                    yield decode(batch)
+                while parts := list(pieces(rows_of, sizing.rows, decode.rows)):
+                    batch = decode(parts)
+                    sizing.observe(batch)
+                    yield batch
                     if throttle:
                         time.sleep(throttle)
                 self.conn.free_result()

@@ -10,6 +10,7 @@ from typing import Any
 import mysql.connector
 
 from rivet_core.config import TlsConfig, Tuning
+from rivet_core.errors import SourceError
 from rivet_core.slices import Slice
 from rivet_core.sources import sql
 from rivet_core.sources.base import OpenTransaction, Query, Source
@@ -179,6 +180,31 @@ class MySQLSource(Source):
             return [str(decoded(r[0])) for r in keys]
         except DRIVER_ERRORS as exc:
             raise self.error(exc) from None
+
+    def average_row_bytes(self, table: tuple[str | None, str]) -> float | None:
+        """`AVG_ROW_LENGTH` of information_schema.TABLES (the engine's estimate; 0 = none)."""
+        try:
+            with closing(self.connect()) as conn:
+                found = rows(
+                    conn,
+                    "SELECT AVG_ROW_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA ="
+                    " COALESCE(%s, DATABASE()) AND TABLE_NAME = %s",
+                    table,
+                )
+        except DRIVER_ERRORS as exc:
+            raise self.error(exc) from None
+        value = int(decoded(found[0][0]) or 0) if found else 0
+        return float(value) if value > 0 else None
+
+    def write_pressure(self) -> int | None:
+        """Waits for the InnoDB log buffer so far (`Innodb_log_waits`)."""
+        try:
+            with closing(self.connect()) as conn:
+                found = rows(conn, "SHOW GLOBAL STATUS LIKE 'Innodb_log_waits'")
+        except (*DRIVER_ERRORS, SourceError) as exc:
+            log.debug("mysql: write pressure not read: %s", exc)
+            return None
+        return int(decoded(found[0][1])) if found else None
 
     def catalog(self) -> MySqlCatalog:
         return MySqlCatalog(self.connect())

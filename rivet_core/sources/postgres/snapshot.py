@@ -29,6 +29,7 @@ from rivet_core.errors import SourceError
 from rivet_core.slices import Slice
 from rivet_core.sources import sql
 from rivet_core.sources.base import Query, Snapshot
+from rivet_core.sources.batching import BatchSizing
 from rivet_core.sources.checks import BadValue, bad_value_error, row_location
 from rivet_core.sources.postgres.connection import quote_ident
 from rivet_core.sources.postgres.types import ARRAY_SHAPE, PgDescribed, finish_batch, pg_plan
@@ -46,6 +47,8 @@ def _settings_sql(first: str, second: str) -> str:
         " set_config('intervalstyle', 'iso_8601', true), set_config('TimeZone', 'UTC', true), pg_backend_pid()"
     )
 
+
+COPY_READ_BYTES = 16 << 20  # the ADBC driver's default COPY read chunk (`adbc.postgresql.batch_size_hint_bytes`)
 
 # The export transaction's settings (timeouts, ISO intervals, UTC) and the backend pid, for psycopg and ADBC.
 SETTINGS_SQL = _settings_sql("%s", "%s")
@@ -168,12 +171,18 @@ class PgSnapshot(Snapshot):
 
     @contextmanager
     def _statement(
-        self, statement: str, params: list[Any], unbounded: bool = False, plans: list[ColumnPlan] | None = None
+        self,
+        statement: str,
+        params: list[Any],
+        unbounded: bool = False,
+        plans: list[ColumnPlan] | None = None,
+        read_bytes: int = 0,
     ) -> Iterator[Any]:
         """An executed ADBC cursor (bounds bound first); a driver error drops the connection and is redacted.
 
         `unbounded` lifts statement_timeout for the data COPY, whose length is the stream's (throttling makes
-        it long on purpose); planning statements stay bounded (README: Tuning).
+        it long on purpose); planning statements stay bounded (README: Tuning). `read_bytes` > 0 sets the size
+        of the driver's COPY read chunks (default `COPY_READ_BYTES`).
         """
         timeout_ms = "0" if unbounded else transaction_settings(self.source.tuning)[0]
         with self._lock:
@@ -182,6 +191,8 @@ class PgSnapshot(Snapshot):
                 cur.execute("SELECT set_config('statement_timeout', $1, true)", parameters=(timeout_ms,))
                 cur.fetchall()
                 self._bind(cur, params)
+                if read_bytes:
+                    cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(read_bytes)})
                 cur.execute(statement)
                 yield cur
             except (adbc.Error, OSError) as exc:  # a failure while streaming surfaces from Arrow as OSError
@@ -198,27 +209,35 @@ class PgSnapshot(Snapshot):
             row = cur.fetchone()
         return tuple(row) if row is not None else ()
 
-    def stream(self, query: Query, slc: Slice, plans: list[ColumnPlan], batch_size: int) -> Iterator[pa.RecordBatch]:
-        """Batches of at most `batch_size` rows from one binary COPY, cast to the plan's schema."""
+    def stream(
+        self, query: Query, slc: Slice, plans: list[ColumnPlan], sizing: BatchSizing
+    ) -> Iterator[pa.RecordBatch]:
+        """Batches of `sizing.rows` rows (within one COPY read chunk, raised to a larger memory target) from one
+        binary COPY, cast to the plan's schema."""
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
         statement, params = sql.select(self, query, slc, exprs)
         schema = target_schema(plans)
         throttle = self.source.tuning.throttle_ms / 1000
         seen = 0
+        read_bytes = sizing.target_bytes if sizing.target_bytes > COPY_READ_BYTES else 0  # a batch is within one
         with (
-            self._statement(statement, params, unbounded=True, plans=plans) as cur,
+            self._statement(statement, params, unbounded=True, plans=plans, read_bytes=read_bytes) as cur,
             closing(cur.fetch_record_batch()) as reader,
         ):
             for raw in reader:  # the reader is closed before its cursor and connection, on every path
-                for offset in range(0, raw.num_rows, batch_size):
-                    piece = raw.slice(offset, batch_size)
+                offset = 0
+                while offset < raw.num_rows:
+                    piece = raw.slice(offset, sizing.rows)
+                    offset += piece.num_rows
                     try:
-                        yield finish_batch(piece, plans, schema)
+                        batch = finish_batch(piece, plans, schema)
                     except BadValue as bad:
                         columns = dict(zip(piece.schema.names, piece.columns, strict=True))
                         where = row_location(columns, bad.index, seen, self.key_columns(query, slc))
                         raise bad_value_error("postgres", plans, bad, where) from None
                     seen += piece.num_rows
+                    sizing.observe(batch)
+                    yield batch
                     if throttle:
                         time.sleep(throttle)
         self.check_cancelled()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from typing import Any
@@ -10,6 +11,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from rivet_core.config import TlsConfig, Tuning
+from rivet_core.errors import SourceError
 from rivet_core.slices import Slice
 from rivet_core.sources import sql
 from rivet_core.sources.base import OpenTransaction, Query, Source
@@ -17,6 +19,8 @@ from rivet_core.sources.postgres.catalog import PgCatalog
 from rivet_core.sources.postgres.connection import OPTIONS_REFUSED, conninfo, is_transient, quote_ident
 from rivet_core.sources.postgres.snapshot import SETTINGS_SQL, PgSnapshot, transaction_settings
 from rivet_core.sources.registry import register
+
+log = logging.getLogger("rivet")
 
 POOLER_WARNING = (
     "postgres: a transaction-mode connection pooler (pgBouncer/Odyssey) is in front of the server "
@@ -175,6 +179,34 @@ class PostgresSource(Source):
                 return [r[0] for r in cur.fetchall()]
         except psycopg.Error as exc:
             raise self.error(exc) from None
+
+    def average_row_bytes(self, table: tuple[str | None, str]) -> float | None:
+        """Heap bytes per row from `pg_class` (relpages, reltuples as of the last ANALYZE / VACUUM)."""
+        schema, name = table
+        ref = f"{quote_ident(schema)}.{quote_ident(name)}" if schema else quote_ident(name)
+        try:
+            with closing(self.connect()) as conn:
+                row = conn.execute(
+                    "SELECT relpages::float8 * current_setting('block_size')::int / reltuples FROM pg_class"
+                    " WHERE oid = %s::regclass AND reltuples > 0 AND relpages > 0",
+                    (ref,),
+                    binary=True,
+                ).fetchone()
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+        return float(row[0]) if row else None
+
+    def write_pressure(self) -> int | None:
+        """Checkpoints requested so far (`pg_stat_bgwriter.checkpoints_req`; PostgreSQL 17: `pg_stat_checkpointer`)."""
+        try:
+            with closing(self.connect()) as conn:
+                view = "pg_stat_checkpointer" if conn.info.server_version >= 170000 else "pg_stat_bgwriter"
+                column = "num_requested" if view == "pg_stat_checkpointer" else "checkpoints_req"
+                row = conn.execute(f"SELECT {column} FROM {view}", binary=True).fetchone()
+        except (psycopg.Error, SourceError) as exc:
+            log.debug("postgres: write pressure not read: %s", exc)
+            return None
+        return int(row[0]) if row else None
 
     def catalog(self) -> PgCatalog:
         return PgCatalog(self.connect())

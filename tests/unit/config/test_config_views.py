@@ -99,12 +99,3 @@ def test_every_field_has_a_description() -> None:
         if not field.get("description")
     ]
     assert missing == []
-
-
-@pytest.mark.parametrize("key", ["max_batch_memory_mb", "on_batch_memory_exceeded", "batch_size_memory_mb", "adaptive"])
-def test_accepted_but_not_acted_on_keys_say_so(key: str) -> None:
-    assert "not yet acted on" in (TuningConfig.model_fields[key].description or "")
-
-
-def test_parallel_exports_says_it_is_not_acted_on() -> None:
-    assert "not yet acted on" in config_json_schema()["properties"]["parallel_exports"]["description"]
