@@ -127,19 +127,30 @@ def reset_attempt(run: Run) -> None:
 
 def snapshot_pass(run: Run) -> list[Written]:
     """Plan and write every slice inside one snapshot; returns the units whose commit is deferred."""
+    with run.watchdog.running(), run.source.snapshot() as snap:
+        run.watchdog.attach(snap)
+        try:
+            return write_snapshot(run, snap)
+        except Exception:
+            if run.watchdog.stalled is not None:  # whatever the cancelled statement ended with
+                raise run.watchdog.error() from None
+            raise
+
+
+def write_snapshot(run: Run, snap: Snapshot) -> list[Written]:
+    """Describe, check drift, plan and write every slice in `snap`."""
     export = run.export
-    with run.source.snapshot() as snap:
-        plans = snap.plan(run.query, run.overrides, f"exports[{export.name}]")
-        run.result.schema = [
-            {"name": p.name, "type": str(p.arrow_type), "source": p.source_type}
-            for p in meta_plans(plans, export.meta_columns)
-        ]
-        if export.quality:
-            check_columns(export.quality, [c["name"] for c in run.result.schema], f"exports[{export.name}]")
-        check_drift(run)
-        slices = plan_slices(run, snap)
-        run.checkpoints.start(run.run_id, slices)
-        return run_slices(run, snap, slices, plans)
+    plans = snap.plan(run.query, run.overrides, f"exports[{export.name}]")
+    run.result.schema = [
+        {"name": p.name, "type": str(p.arrow_type), "source": p.source_type}
+        for p in meta_plans(plans, export.meta_columns)
+    ]
+    if export.quality:
+        check_columns(export.quality, [c["name"] for c in run.result.schema], f"exports[{export.name}]")
+    check_drift(run)
+    slices = plan_slices(run, snap)
+    run.checkpoints.start(run.run_id, slices)
+    return run_slices(run, snap, slices, plans)
 
 
 def plan_slices(run: Run, snap: Snapshot) -> list[Slice]:

@@ -52,8 +52,9 @@ def write_unit(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) ->
     )
     last_key: Any = None
     try:
-        with Prefetch(snap.stream(run.query, slc, plans, run.tuning.batch_size), PREFETCH_DEPTH,
-                      run.tuning.memory_threshold_mb, run.meter) as batches:  # fmt: skip
+        stream = snap.stream(run.query, slc, plans, run.tuning.batch_size)
+        throttle, watch = run.tuning.throttle_ms / 1000, run.watchdog.stream(snap, slc)
+        with Prefetch(stream, PREFETCH_DEPTH, run.tuning.memory_threshold_mb, run.meter, throttle, watch) as batches:
             for batch in batches:
                 if batch.num_rows == 0:
                     continue

@@ -44,6 +44,7 @@ def run_slices(run: Run, snap: Snapshot, slices: list[Slice], plans: list[Column
     def worker_thread() -> None:
         try:
             with snap.worker() as reader:
+                run.watchdog.attach(reader)
                 work(reader)
         except BaseException as exc:  # opening the worker's connection failed
             failures.append(exc)

@@ -8,7 +8,6 @@ stream unbuffered (`mysql_use_result`, never stored client-side) and are typed i
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -42,9 +41,12 @@ class MySQLSnapshot(Snapshot):
     source: MySQLSource
     quote = staticmethod(quote_ident)
 
-    def __init__(self, source: MySQLSource, conn: CMySQLConnection, zero_dates: ZeroDates | None = None) -> None:
+    def __init__(
+        self, source: MySQLSource, conn: CMySQLConnection, inodes: set[int], zero_dates: ZeroDates | None = None
+    ) -> None:
         super().__init__(source)
         self.conn = conn
+        self._inodes = inodes  # the connection's sockets (what `abort` shuts down)
         self.owner = zero_dates is None
         self.zero_dates = zero_dates if zero_dates is not None else ZeroDates()
         self.connection_id = int(conn.connection_id or 0)  # the server's id of this connection (`KILL QUERY`)
@@ -61,6 +63,9 @@ class MySQLSnapshot(Snapshot):
         # chunk (a disjoint key range) is read consistently.
         with self.source.open_snapshot(self.zero_dates) as other:
             yield other
+
+    def sockets(self) -> set[int]:
+        return self._inodes
 
     def close(self) -> None:
         """End the transaction (if the connection still lives); the export's snapshot reports zero dates."""
@@ -85,8 +90,8 @@ class MySQLSnapshot(Snapshot):
 
     @contextmanager
     def _statement(self) -> Iterator[Any]:
-        """A buffered cursor under the snapshot's lock; driver errors become one SourceError line."""
-        with self._lock:
+        """A buffered cursor under the snapshot's lock, watched; driver errors become one SourceError line."""
+        with self.watch(), self._lock:
             try:
                 with self.conn.cursor(buffered=True) as cur:
                     yield cur
@@ -113,7 +118,7 @@ class MySQLSnapshot(Snapshot):
     def plan(self, query: Query, overrides: dict[str, pa.DataType], path: str) -> list[ColumnPlan]:
         """Describe the base query (LIMIT 0; declared types from information_schema for tables) and map it."""
         statement = f"SELECT * FROM ({sql.base_sql(query, quote_ident, self.literal)}) AS {sql.ALIAS} LIMIT 0"
-        with self._lock:
+        with self.watch(), self._lock:
             try:
                 self.conn.cmd_query(statement)
                 fields = self._c().fetch_fields()  # the C API's MYSQL_FIELDs (decimals, charset)
@@ -135,7 +140,6 @@ class MySQLSnapshot(Snapshot):
         statement, _ = sql.select(self, query, slc, exprs)  # bounds quoted in the text (`placeholder`)
         statement = _without_statement_timeout(statement, self.conn)
         decode = BatchDecoder(plans, self.zero_dates, lambda: self.key_columns(query, slc))
-        throttle = self.source.tuning.throttle_ms / 1000
         finished = False
         with self._lock:
             try:
@@ -144,8 +148,6 @@ class MySQLSnapshot(Snapshot):
                 rows_of = iter(self._c().fetch_row, None)  # C loop: no Python frame per row
                 while batch := list(pieces(rows_of, batch_size, decode.rows)):
                     yield decode(batch)
-                    if throttle:
-                        time.sleep(throttle)
                 self.conn.free_result()
                 cur.close()
                 finished = True

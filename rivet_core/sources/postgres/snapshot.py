@@ -14,7 +14,6 @@ prepares each one first; the server refuses a prepared statement holding more th
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from rivet_core.sources.base import Query, Snapshot
 from rivet_core.sources.checks import BadValue, bad_value_error, row_location
 from rivet_core.sources.postgres.connection import quote_ident
 from rivet_core.sources.postgres.types import ARRAY_SHAPE, PgDescribed, finish_batch, pg_plan
+from rivet_core.sources.sockets import inode_of, opened
 from rivet_core.sources.types import ColumnPlan, target_schema
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ class PgSnapshot(Snapshot):
         self.snapshot_id = snapshot_id
         self._data: adbc.Connection | None = None
         self._pid: int | None = None  # the data connection's backend (what `cancel` stops)
+        self._inodes: set[int] = set()  # the data connection's sockets (what `abort` shuts down)
         self._types: dict[str, str] = {}
 
     quote = staticmethod(quote_ident)
@@ -92,15 +93,23 @@ class PgSnapshot(Snapshot):
             if cur is not None:
                 _close_quietly(cur)
             _close_quietly(self._data)
-            self._data, self._pid = None, None
+            self._data, self._pid, self._inodes = None, None, set()
 
     def _connect_reader(self) -> adbc.Connection:
-        try:
-            return adbc.connect(self.source.conninfo, autocommit=True)
-        except adbc.Error as exc:
-            if not self.source.options_refused(exc):
-                raise
-            return adbc.connect(self.source.conninfo, autocommit=True)
+        with opened(self.source.port) as self._inodes:
+            try:
+                return adbc.connect(self.source.conninfo, autocommit=True)
+            except adbc.Error as exc:
+                if not self.source.options_refused(exc):
+                    raise
+                return adbc.connect(self.source.conninfo, autocommit=True)
+
+    def sockets(self) -> set[int]:
+        """The data connection's sockets and the control connection's (the snapshot's transaction)."""
+        found = set(self._inodes)
+        with suppress(psycopg.Error, OSError):
+            found.add(inode_of(self.control.pgconn.socket))
+        return found
 
     def open_reader(self) -> adbc.Connection:
         """A new ADBC connection inside a transaction that imported this snapshot (one per worker)."""
@@ -131,7 +140,7 @@ class PgSnapshot(Snapshot):
         """Describe the base query (LIMIT 0) and map each column (README: Types)."""
         base = sql.base_sql(query, quote_ident, self.literal)
         try:
-            with self.control.cursor(binary=True) as cur:  # extended protocol: one statement, never several
+            with self.watch(), self.control.cursor(binary=True) as cur:  # extended protocol: one statement
                 cur.execute(f"SELECT * FROM ({base}) AS {sql.ALIAS} LIMIT 0")
                 desc = cur.description or []
                 oids = sorted({d.type_code for d in desc})
@@ -194,7 +203,7 @@ class PgSnapshot(Snapshot):
                 _close_quietly(cur)
 
     def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
-        with self._statement(statement, params) as cur:
+        with self.watch(), self._statement(statement, params) as cur:
             row = cur.fetchone()
         return tuple(row) if row is not None else ()
 
@@ -203,7 +212,6 @@ class PgSnapshot(Snapshot):
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
         statement, params = sql.select(self, query, slc, exprs)
         schema = target_schema(plans)
-        throttle = self.source.tuning.throttle_ms / 1000
         seen = 0
         with (
             self._statement(statement, params, unbounded=True, plans=plans) as cur,
@@ -219,8 +227,6 @@ class PgSnapshot(Snapshot):
                         where = row_location(columns, bad.index, seen, self.key_columns(query, slc))
                         raise bad_value_error("postgres", plans, bad, where) from None
                     seen += piece.num_rows
-                    if throttle:
-                        time.sleep(throttle)
         self.check_cancelled()
 
     def _cancel_statement(self) -> None:
