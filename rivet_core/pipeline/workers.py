@@ -83,6 +83,6 @@ def attempt(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> Wr
         except RivetError as exc:
             checkpoints.failed(index, str(exc))
             log.warning("%s: chunk %s attempt %d/%d failed: %s", e.name, index, number, e.chunk_max_attempts, exc)
-            if number == e.chunk_max_attempts or isinstance(exc, ConfigError):
-                raise
+            if number == e.chunk_max_attempts or isinstance(exc, ConfigError) or snap.cancelled:
+                raise  # a cancelled (stalled) snapshot is retried whole, on a new one (engine.with_retries)
     return None

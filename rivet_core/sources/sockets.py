@@ -1,7 +1,7 @@
 """The TCP sockets under a driver connection, which ADBC and the MySQL C extension do not expose.
 
 On Linux a socket is found in /proc/self/fd by its peer port; a connection's own sockets are the ones that appeared
-while it was opened (`opened`, serialised so two connects never see each other's). `shut_down` ends every read or
+while it was opened (`Tracked`, serialised so two connects never see each other's). `shut_down` ends every read or
 write blocked on them at once, from any thread (the stall watchdog). Elsewhere nothing is found and nothing is done.
 """
 
@@ -35,14 +35,31 @@ def peer_sockets(port: int) -> Iterator[tuple[int, socket.socket]]:
                     yield int(link[len("socket:[") : -1]), sock
 
 
-@contextmanager
-def opened(port: int) -> Iterator[set[int]]:
-    """`with opened(port) as found: connect()` → `found` holds the inodes of the sockets the block opened."""
-    found: set[int] = set()
-    with _OPENING:
-        before = {inode for inode, _ in peer_sockets(port)}
-        yield found
-        found.update(inode for inode, _ in peer_sockets(port) if inode not in before)
+class Tracked:
+    """The sockets of one connection: `with tracked.opening(): connect()`, then `inodes()` (also mid-connect)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._before: set[int] | None = None  # the port's sockets before a connect in progress
+        self._found: set[int] = set()
+
+    @contextmanager
+    def opening(self) -> Iterator[None]:
+        """Track the sockets the block opens (one tracked connect at a time in the process)."""
+        with _OPENING:
+            self._before = self._current()
+            try:
+                yield
+            finally:
+                self._found, self._before = self._current() - self._before, None
+
+    def inodes(self) -> set[int]:
+        """The connection's sockets; during its connect, the ones opened so far."""
+        before = self._before
+        return self._current() - before if before is not None else set(self._found)
+
+    def _current(self) -> set[int]:
+        return {inode for inode, _ in peer_sockets(self.port)}
 
 
 def inode_of(fd: int) -> int:

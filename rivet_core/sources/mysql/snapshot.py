@@ -27,6 +27,7 @@ from rivet_core.sources.mysql.connection import (
 )
 from rivet_core.sources.mysql.decode import BatchDecoder, ZeroDates, pieces
 from rivet_core.sources.mysql.types import MySQLDescribed, mysql_plan
+from rivet_core.sources.sockets import Tracked
 from rivet_core.sources.types import ColumnPlan
 
 if TYPE_CHECKING:
@@ -42,11 +43,11 @@ class MySQLSnapshot(Snapshot):
     quote = staticmethod(quote_ident)
 
     def __init__(
-        self, source: MySQLSource, conn: CMySQLConnection, inodes: set[int], zero_dates: ZeroDates | None = None
+        self, source: MySQLSource, conn: CMySQLConnection, tracked: Tracked, zero_dates: ZeroDates | None = None
     ) -> None:
         super().__init__(source)
         self.conn = conn
-        self._inodes = inodes  # the connection's sockets (what `abort` shuts down)
+        self._tracked = tracked  # the connection's sockets (what `abort` shuts down)
         self.owner = zero_dates is None
         self.zero_dates = zero_dates if zero_dates is not None else ZeroDates()
         self.connection_id = int(conn.connection_id or 0)  # the server's id of this connection (`KILL QUERY`)
@@ -65,7 +66,7 @@ class MySQLSnapshot(Snapshot):
             yield other
 
     def sockets(self) -> set[int]:
-        return self._inodes
+        return self._tracked.inodes()
 
     def close(self) -> None:
         """End the transaction (if the connection still lives); the export's snapshot reports zero dates."""

@@ -26,7 +26,7 @@ from rivet_core.sources.mysql.decode import ZeroDates
 from rivet_core.sources.mysql.keepalive import set_keepalives
 from rivet_core.sources.mysql.snapshot import MySQLSnapshot
 from rivet_core.sources.registry import register
-from rivet_core.sources.sockets import opened
+from rivet_core.sources.sockets import Tracked
 
 log = logging.getLogger("rivet")
 
@@ -79,14 +79,15 @@ class MySQLSource(Source):
     @contextmanager
     def open_snapshot(self, zero_dates: ZeroDates | None) -> Iterator[MySQLSnapshot]:
         """`snapshot()`, counting zero dates into `zero_dates` (a worker's) or its own (the export's)."""
-        with opened(self.args["port"]) as inodes:
+        tracked = Tracked(self.args["port"])
+        with tracked.opening():
             conn = self.connect()
         try:
             with session_settings(conn, session_variables(self.tuning, is_mariadb(conn))):
                 with conn.cursor() as cur:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # the next transaction only
                     cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                snap = MySQLSnapshot(self, conn, inodes, zero_dates)
+                snap = MySQLSnapshot(self, conn, tracked, zero_dates)
                 try:
                     yield snap
                 finally:

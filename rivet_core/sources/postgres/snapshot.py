@@ -31,13 +31,15 @@ from rivet_core.sources.base import Query, Snapshot
 from rivet_core.sources.checks import BadValue, bad_value_error, row_location
 from rivet_core.sources.postgres.connection import quote_ident
 from rivet_core.sources.postgres.types import ARRAY_SHAPE, PgDescribed, finish_batch, pg_plan
-from rivet_core.sources.sockets import inode_of, opened
+from rivet_core.sources.sockets import Tracked, inode_of
 from rivet_core.sources.types import ColumnPlan, target_schema
 
 if TYPE_CHECKING:
     from rivet_core.sources.postgres.source import PostgresSource
 
 log = logging.getLogger("rivet")
+
+CLOSE_WAIT_S = 10  # how long closing waits for a statement still running on the data connection
 
 
 def _settings_sql(first: str, second: str) -> str:
@@ -68,7 +70,7 @@ class PgSnapshot(Snapshot):
         self.snapshot_id = snapshot_id
         self._data: adbc.Connection | None = None
         self._pid: int | None = None  # the data connection's backend (what `cancel` stops)
-        self._inodes: set[int] = set()  # the data connection's sockets (what `abort` shuts down)
+        self._tracked = Tracked(source.port)  # the data connection's sockets (what `abort` shuts down)
         self._types: dict[str, str] = {}
 
     quote = staticmethod(quote_ident)
@@ -84,8 +86,13 @@ class PgSnapshot(Snapshot):
             other.close()
 
     def close(self) -> None:
-        with self._lock:
+        if not self._lock.acquire(timeout=CLOSE_WAIT_S):  # a reader stuck after a stall: left to its thread
+            log.warning("postgres: the data connection is still busy; left to close with its thread")
+            return
+        try:
             self._drop_reader(None)
+        finally:
+            self._lock.release()
 
     def _drop_reader(self, cur: Any) -> None:
         """Close the data connection (after an error it may be dead); the next statement opens a fresh one."""
@@ -93,10 +100,10 @@ class PgSnapshot(Snapshot):
             if cur is not None:
                 _close_quietly(cur)
             _close_quietly(self._data)
-            self._data, self._pid, self._inodes = None, None, set()
+            self._data, self._pid, self._tracked = None, None, Tracked(self.source.port)
 
     def _connect_reader(self) -> adbc.Connection:
-        with opened(self.source.port) as self._inodes:
+        with self._tracked.opening():
             try:
                 return adbc.connect(self.source.conninfo, autocommit=True)
             except adbc.Error as exc:
@@ -106,7 +113,7 @@ class PgSnapshot(Snapshot):
 
     def sockets(self) -> set[int]:
         """The data connection's sockets and the control connection's (the snapshot's transaction)."""
-        found = set(self._inodes)
+        found = self._tracked.inodes()
         with suppress(psycopg.Error, OSError):
             found.add(inode_of(self.control.pgconn.socket))
         return found
