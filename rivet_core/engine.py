@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import time
+from contextlib import ExitStack
 
 from rivet_core import commit
 from rivet_core.config import Config
@@ -47,8 +48,9 @@ def execute(run: Run) -> ExportResult:
             commit.roll_forward(run.dest, run.export.name, only=run.owns)
             commit.recover(run.dest, run.export.name)
             run.checkpoints.resume(run.dest, run.options.resume)
-            warn_pooler(run)
-            deferred = with_retries(run)
+            with run.watchdog.running():
+                warn_pooler(run)
+                deferred = with_retries(run)
             try:
                 run.decide(run.run_tracker.evaluate() if run.run_tracker else [])  # chunked: over all chunks
             except GateFailed:
@@ -79,7 +81,8 @@ def warn_pooler(run: Run) -> None:
     A failed probe is left to the export itself (retried there when transient).
     """
     try:
-        warning = run.source.pooler_warning()
+        with run.watchdog.connecting(run.source, "probing for a pooler"):
+            warning = run.source.pooler_warning()
     except RivetError as exc:
         log.debug("pooler detection skipped: %s", exc)
         return
@@ -127,14 +130,18 @@ def reset_attempt(run: Run) -> None:
 
 def snapshot_pass(run: Run) -> list[Written]:
     """Plan and write every slice inside one snapshot; returns the units whose commit is deferred."""
-    with run.watchdog.running(), run.source.snapshot() as snap:
-        run.watchdog.attach(snap)
-        try:
+    dog = run.watchdog
+    dog.reset()
+    try:
+        with ExitStack() as stack:
+            with dog.connecting(run.source, "opening the snapshot"):
+                snap = stack.enter_context(run.source.snapshot())
+            dog.attach(snap)
             return write_snapshot(run, snap)
-        except Exception:
-            if run.watchdog.stalled is not None:  # whatever the cancelled statement ended with
-                raise run.watchdog.error() from None
-            raise
+    except Exception:
+        if dog.stalled is not None:  # whatever the cancelled statement or closed connection ended with
+            raise dog.error() from None
+        raise
 
 
 def write_snapshot(run: Run, snap: Snapshot) -> list[Written]:

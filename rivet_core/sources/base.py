@@ -45,6 +45,8 @@ class Source(ABC):
     """A database engine: opens read-only connections and snapshots, and translates its driver's errors."""
 
     engine: ClassVar[str]
+    port: int
+    """The server's TCP port (0: unknown, e.g. several hosts), by which `sources.sockets` finds the sockets."""
 
     def __init__(self, url: str, tuning: Tuning, tls: TlsConfig | None = None) -> None:
         self.url = url

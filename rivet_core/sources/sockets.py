@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 _FDS = Path("/proc/self/fd")
-_OPENING = threading.Lock()  # one tracked connect at a time: the sockets that appear are that connection's
+_OPENING = threading.RLock()  # one tracked connect at a time (nested: the outer one sees the inner's sockets too)
 
 
 def peer_sockets(port: int) -> Iterator[tuple[int, socket.socket]]:

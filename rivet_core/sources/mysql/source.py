@@ -44,6 +44,7 @@ class MySQLSource(Source):
     def __init__(self, url: str, tuning: Tuning, tls: TlsConfig | None = None) -> None:
         super().__init__(url, tuning, tls)
         self.args = connect_args(url, tls)
+        self.port = int(self.args["port"])
 
     def secrets(self) -> list[str]:
         return [self.url, self.args["password"]]
@@ -64,7 +65,7 @@ class MySQLSource(Source):
         except DRIVER_ERRORS as exc:
             raise self.error(exc) from None
         assert isinstance(conn, CMySQLConnection)
-        set_keepalives(self.args["port"])
+        set_keepalives(self.port)
         try:
             set_session(conn, session_variables(self.limits, is_mariadb(conn)))
         except DRIVER_ERRORS as exc:
@@ -79,7 +80,7 @@ class MySQLSource(Source):
     @contextmanager
     def open_snapshot(self, zero_dates: ZeroDates | None) -> Iterator[MySQLSnapshot]:
         """`snapshot()`, counting zero dates into `zero_dates` (a worker's) or its own (the export's)."""
-        tracked = Tracked(self.args["port"])
+        tracked = Tracked(self.port)
         with tracked.opening():
             conn = self.connect()
         try:
