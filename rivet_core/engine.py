@@ -120,8 +120,8 @@ def with_retries(run: Run) -> list[Written]:
 
 
 def reset_attempt(run: Run) -> None:
-    """Forget what a failed, uncommitted attempt gathered (slices, progress, quality, a fresh checkpoint run)."""
-    run.result.slices = []
+    """Forget what a failed, uncommitted attempt gathered (slices, gates, progress, quality, a fresh checkpoint run)."""
+    run.result.slices, run.result.gates = [], []
     run.streamed = 0
     if run.run_tracker is not None and run.export.quality:
         run.run_tracker = QualityTracker(run.export.quality)

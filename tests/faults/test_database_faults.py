@@ -5,7 +5,7 @@ FaultProxy that stalls or resets the connection in the middle of the export's da
 naming the export, the phase and the timeout; nothing new is visible, the cursor is unchanged, and the rerun once
 the path is back exports every row exactly once (by primary key). With `max_retries: 1` the same stall is retried
 on a new connection and snapshot and the run succeeds; a stall shorter than the bound, and `throttle_ms` pauses
-longer than it, are not stalls. A reset mid-stream fails at once with one clear line, and the rerun exports once.
+longer than it, are not stalls. A reset mid-stream is a transient error, retried the same way.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ import pyarrow.compute as pc
 import pytest
 import yaml
 from conftest import RIVET
-from e2e import data_files, read_parquet, run_json, state_show
+from e2e import data_files, read_parquet, run_json
 from engines import Engine, engine_fixture  # noqa: F401  (fixture)
 from faults.proxy import FaultProxy, Mode
+
+from rivet_core.state import StateStore
 
 ROWS = 5000  # ~1 MB of rows: the stream is still flowing when the armed fault goes off
 FIRST = 100  # rows exported by a clean first run (the cursor the failed run must leave alone)
@@ -105,6 +107,12 @@ def summary_of(stderr: str) -> dict[str, Any]:
     return json.loads(stderr.rpartition("\nsummary: ")[2])  # type: ignore[no-any-return]
 
 
+def recorded(folder: Path) -> tuple[Any, ...]:
+    """What the state store holds for the export: its cursor and its file ledger."""
+    state = StateStore.open(folder)
+    return state.cursor("inc"), state.files("inc")
+
+
 def ids_exactly_once(folder: Path, rows: int) -> None:
     ids = read_parquet(folder / "out").column("id")
     assert len(ids) == rows and pc.count_distinct(ids).as_py() == rows
@@ -117,7 +125,7 @@ def test_a_stall_mid_stream_fails_within_the_bound_and_the_rerun_exports_once(
     path = config(engine, tmp_path, proxy, table)
     fill(engine, table, range(1, FIRST + 1))
     assert run_json(path)["rows"] == FIRST
-    before = (state_show(path, "inc"), data_files(tmp_path / "out"))
+    before = (recorded(tmp_path), data_files(tmp_path / "out"))
     fill(engine, table, range(FIRST + 1, ROWS + 1))
 
     code, stderr, seconds = run_with_fault(path, proxy, "stall")
@@ -126,7 +134,7 @@ def test_a_stall_mid_stream_fails_within_the_bound_and_the_rerun_exports_once(
     (line,) = [line for line in stderr.splitlines() if "stalled" in line and "ERROR" in line]
     assert "inc: " in line and "while streaming" in line and f"stall_timeout_s: {STALL_S}" in line, line
     assert "Traceback" not in stderr
-    assert (state_show(path, "inc"), data_files(tmp_path / "out")) == before  # nothing visible, cursor unchanged
+    assert (recorded(tmp_path), data_files(tmp_path / "out")) == before  # nothing visible, cursor unchanged
 
     proxy.set("reset")  # the path recovers: the stalled connections are gone
     proxy.set("pass")
@@ -160,18 +168,16 @@ def test_a_stall_shorter_than_the_bound_and_throttle_pauses_longer_than_it_are_n
     ids_exactly_once(tmp_path, ROWS)
 
 
-def test_a_reset_mid_stream_fails_at_once_with_one_clear_line_and_the_rerun_exports_once(
+def test_a_reset_mid_stream_is_retried_on_a_new_connection_and_exports_once(
     engine: Engine, proxy: FaultProxy, table: str, tmp_path: Path
 ) -> None:
     fill(engine, table, range(1, ROWS + 1))
-    path = config(engine, tmp_path, proxy, table)
-    code, stderr, seconds = run_with_fault(path, proxy, "reset")
-    print(f"{engine.kind} reset mid-stream: exit {code} {seconds:.1f}s after the fault\n{stderr}")
-    assert code == 1 and seconds < BOUND_S, stderr
-    (line,) = [line for line in stderr.splitlines() if "ERROR" in line and f"{engine.kind}: " in line]
-    assert "inc: " in line and "Traceback" not in stderr
-    assert data_files(tmp_path / "out") == []
-
-    proxy.set("pass")
-    assert run_json(path)["rows"] == ROWS  # the cursor did not move
+    path = config(engine, tmp_path, proxy, table, max_retries=1, retry_backoff_ms=1000)
+    code, stderr, seconds = run_with_fault(path, proxy, "reset", clear_after_s=0.3)  # back before the retry
+    print(f"{engine.kind} reset mid-stream, retried: exit {code} {seconds:.1f}s after the fault\n{stderr}")
+    assert code == 0, stderr
+    (line,) = [line for line in stderr.splitlines() if "transient source error, retry 1/1" in line]
+    assert f"{engine.kind}: " in line and "stalled" not in line and "Traceback" not in stderr
+    summary = summary_of(stderr)
+    assert summary["retries"] == 1 and [g["gate"] for g in summary["gates"]] == ["schema_drift"]  # this attempt's
     ids_exactly_once(tmp_path, ROWS)
