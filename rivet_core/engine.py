@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import time
+from contextlib import ExitStack
 
 from rivet_core import commit
 from rivet_core.config import Config
@@ -24,7 +25,7 @@ from rivet_core.pipeline.publish import publish
 from rivet_core.pipeline.run import Progress, Run, RunOptions
 from rivet_core.pipeline.unit import Written
 from rivet_core.pipeline.workers import run_slices
-from rivet_core.planning import Planner, late_commit_fence, stored_cursor
+from rivet_core.planning import Fence, Planner, late_commit_fence, stored_cursor
 from rivet_core.results import ExportResult
 from rivet_core.slices import Slice
 from rivet_core.sources.base import Snapshot
@@ -47,8 +48,9 @@ def execute(run: Run) -> ExportResult:
             commit.roll_forward(run.dest, run.export.name, only=run.owns)
             commit.recover(run.dest, run.export.name)
             run.checkpoints.resume(run.dest, run.options.resume)
-            warn_pooler(run)
-            deferred = with_retries(run)
+            with run.watchdog.running():
+                warn_pooler(run)
+                deferred = with_retries(run)
             try:
                 run.decide(run.run_tracker.evaluate() if run.run_tracker else [])  # chunked: over all chunks
             except GateFailed:
@@ -79,7 +81,8 @@ def warn_pooler(run: Run) -> None:
     A failed probe is left to the export itself (retried there when transient).
     """
     try:
-        warning = run.source.pooler_warning()
+        with run.watchdog.connecting(run.source, "probing for a pooler"):
+            warning = run.source.pooler_warning()
     except RivetError as exc:
         log.debug("pooler detection skipped: %s", exc)
         return
@@ -117,8 +120,8 @@ def with_retries(run: Run) -> list[Written]:
 
 
 def reset_attempt(run: Run) -> None:
-    """Forget what a failed, uncommitted attempt gathered (slices, progress, quality, a fresh checkpoint run)."""
-    run.result.slices = []
+    """Forget what a failed, uncommitted attempt gathered (slices, gates, progress, quality, a fresh checkpoint run)."""
+    run.result.slices, run.result.gates = [], []
     run.streamed = 0
     if run.run_tracker is not None and run.export.quality:
         run.run_tracker = QualityTracker(run.export.quality)
@@ -128,26 +131,42 @@ def reset_attempt(run: Run) -> None:
 def snapshot_pass(run: Run) -> list[Written]:
     """Plan and write every slice inside one snapshot; returns the units whose commit is deferred.
 
-    An incremental run first sets its late-commit fence, so its snapshot is taken once the rows below it are in.
+    An incremental run first sets its late-commit fence (unwatched: its own wait is bounded by late_commit_wait_s),
+    so its snapshot is taken once the rows below it are in.
     """
-    export = run.export
-    fence = late_commit_fence(run.source, run.query, export) if export.mode == "incremental" else None
+    fence = late_commit_fence(run.source, run.query, run.export) if run.export.mode == "incremental" else None
     if fence is not None and fence.warning:
         run.warn(fence.warning)
-    with run.source.snapshot() as snap:
-        plans = snap.plan(run.query, run.overrides, f"exports[{export.name}]")
-        run.result.schema = [
-            {"name": p.name, "type": str(p.arrow_type), "source": p.source_type}
-            for p in meta_plans(plans, export.meta_columns)
-        ]
-        if export.quality:
-            check_columns(export.quality, [c["name"] for c in run.result.schema], f"exports[{export.name}]")
-        check_drift(run)
-        slices = plan_slices(run, snap)
-        if fence is not None:
-            slices = fence.bound(slices)
-        run.checkpoints.start(run.run_id, slices)
-        return run_slices(run, snap, slices, plans)
+    dog = run.watchdog
+    dog.reset()
+    try:
+        with ExitStack() as stack:
+            with dog.connecting(run.source, "opening the snapshot"):
+                snap = stack.enter_context(run.source.snapshot())
+            dog.attach(snap)
+            return write_snapshot(run, snap, fence)
+    except Exception:
+        if dog.stalled is not None:  # whatever the cancelled statement or closed connection ended with
+            raise dog.error() from None
+        raise
+
+
+def write_snapshot(run: Run, snap: Snapshot, fence: Fence | None) -> list[Written]:
+    """Describe, check drift, plan (capped by the fence) and write every slice in `snap`."""
+    export = run.export
+    plans = snap.plan(run.query, run.overrides, f"exports[{export.name}]")
+    run.result.schema = [
+        {"name": p.name, "type": str(p.arrow_type), "source": p.source_type}
+        for p in meta_plans(plans, export.meta_columns)
+    ]
+    if export.quality:
+        check_columns(export.quality, [c["name"] for c in run.result.schema], f"exports[{export.name}]")
+    check_drift(run)
+    slices = plan_slices(run, snap)
+    if fence is not None:
+        slices = fence.bound(slices)
+    run.checkpoints.start(run.run_id, slices)
+    return run_slices(run, snap, slices, plans)
 
 
 def plan_slices(run: Run, snap: Snapshot) -> list[Slice]:

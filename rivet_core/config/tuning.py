@@ -28,6 +28,7 @@ PROFILES: dict[str, dict[str, Any]] = {  # Any: `Tuning(profile=p, **PROFILES[p]
         "max_retries": 1,
         "retry_backoff_ms": 1000,
         "memory_threshold_mb": 0,
+        "stall_timeout_s": 600,
     },
     "balanced": {
         "batch_size": 10000,
@@ -37,6 +38,7 @@ PROFILES: dict[str, dict[str, Any]] = {  # Any: `Tuning(profile=p, **PROFILES[p]
         "max_retries": 3,
         "retry_backoff_ms": 2000,
         "memory_threshold_mb": 4096,
+        "stall_timeout_s": 300,
     },
     "safe": {
         "batch_size": 2000,
@@ -46,6 +48,7 @@ PROFILES: dict[str, dict[str, Any]] = {  # Any: `Tuning(profile=p, **PROFILES[p]
         "max_retries": 5,
         "retry_backoff_ms": 5000,
         "memory_threshold_mb": 2048,
+        "stall_timeout_s": 120,
     },
 }
 
@@ -136,6 +139,16 @@ class Tuning:
             "(default 30; 0..3600; docs/cursor.md).",
             ge=0,
             le=3600,
+        ),
+    )
+    stall_timeout_s: int = field(
+        default=300,
+        metadata=_knob(
+            "Longest wait for the source's next batch (the first one included), or for a planning statement's reply "
+            "beyond statement_timeout_s, in s; then the statement is cancelled, the connection closed and the export "
+            "retried under max_retries. throttle_ms pauses and writer waits do not count; 0 = off (0..86400).",
+            ge=0,
+            le=86_400,
         ),
     )
     profile_origin: ProfileOrigin = field(default="default", compare=False, metadata={"yaml": False})

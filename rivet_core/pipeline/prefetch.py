@@ -10,11 +10,15 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator
+from contextlib import nullcontext
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from rivet_core.pipeline.stall import StreamWatch
 
 log = logging.getLogger("rivet")
 
@@ -41,11 +45,21 @@ _DONE = object()
 class Prefetch:
     """`with Prefetch(batches, depth, memory_mb, meter) as it: for batch in it: …`; stops the thread on exit.
 
-    The producer runs `depth` batches ahead and pauses fetching while RSS > `memory_mb` (0: no guard).
+    The producer runs `depth` batches ahead, pauses fetching while RSS > `memory_mb` (0: no guard) and for
+    `throttle_s` after each batch (`throttle_ms`); `watch` times each fetch from the source, and only that (stall).
     """
 
-    def __init__(self, batches: Iterator[pa.RecordBatch], depth: int, memory_mb: int, meter: Meter) -> None:
+    def __init__(
+        self,
+        batches: Iterator[pa.RecordBatch],
+        depth: int,
+        memory_mb: int,
+        meter: Meter,
+        throttle_s: float = 0,
+        watch: StreamWatch | None = None,
+    ) -> None:
         self._batches, self._memory, self._meter = batches, memory_mb << 20, meter
+        self._throttle, self._watch = throttle_s, watch
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="rivet-fetch", daemon=True)
@@ -62,11 +76,15 @@ class Prefetch:
 
     def _produce(self) -> None:
         try:
-            for batch in self._batches:
+            while True:
+                with self._watch.waiting() if self._watch else nullcontext():
+                    batch = next(self._batches, _DONE)
+                if batch is _DONE:
+                    break
                 while self._memory and self._meter.sample() > self._memory and not self._queue.empty():
                     if self._stop.wait(0.05):
                         return
-                if not self._put(batch):
+                if not self._put(batch) or (self._throttle and self._stop.wait(self._throttle)):
                     return
             self._put(_DONE)
         except BaseException as exc:  # handed to the consumer, raised there
@@ -85,6 +103,8 @@ class Prefetch:
             try:
                 item = self._queue.get(timeout=POLL_S)
             except queue.Empty:
+                if self._watch:
+                    self._watch.check()  # the source stalled: do not wait for its thread
                 if not self._thread.is_alive() and self._queue.empty():
                     raise RuntimeError("the prefetch thread ended without a result") from None
                 continue

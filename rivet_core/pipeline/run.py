@@ -28,6 +28,7 @@ from rivet_core.lease import (
     state_backend,
 )
 from rivet_core.pipeline.prefetch import Meter
+from rivet_core.pipeline.stall import Watchdog
 from rivet_core.planning import (
     WINDOW_FORMATS,
     Checkpoints,
@@ -93,6 +94,7 @@ class Run:
         self.overrides = column_overrides(export)
         self.source: Source = open_source(config.source, config.source.resolve_url(config.base_dir), self.tuning)
         self.lock = threading.Lock()
+        self.watchdog = Watchdog(export.name, self.tuning)
         self.streamed = 0
         checkpointed = export.mode == "chunked" and export.chunk_checkpoint and not options.chunks
         fingerprint = plan_fingerprint(export, self.result.query)

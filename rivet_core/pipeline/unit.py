@@ -60,8 +60,9 @@ def write_unit(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) ->
     sizing = BatchSizing.of(t.batch_size, t.batch_size_memory_mb, run.source.write_pressure if t.adaptive else None)
     cap = MemoryCap.of(t, run.warn)
     try:
-        with Prefetch(snap.stream(run.query, slc, plans, sizing), PREFETCH_DEPTH, t.memory_threshold_mb,
-                      run.meter) as batches:  # fmt: skip
+        stream = snap.stream(run.query, slc, plans, sizing)
+        throttle, watch = t.throttle_ms / 1000, run.watchdog.stream(snap, slc)
+        with Prefetch(stream, PREFETCH_DEPTH, t.memory_threshold_mb, run.meter, throttle, watch) as batches:
             for batch in batches:
                 if batch.num_rows == 0:
                     continue

@@ -48,6 +48,7 @@ def run_slices(run: Run, snap: Snapshot, slices: list[Slice], plans: list[Column
     def worker_thread() -> None:
         try:
             with snap.worker() as reader:
+                run.watchdog.attach(reader)
                 work(reader)
         except BaseException as exc:  # opening the worker's connection failed
             failures.append(exc)
@@ -86,6 +87,6 @@ def attempt(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> Wr
         except RivetError as exc:
             checkpoints.failed(index, str(exc))
             log.warning("%s: chunk %s attempt %d/%d failed: %s", e.name, index, number, e.chunk_max_attempts, exc)
-            if number == e.chunk_max_attempts or isinstance(exc, ConfigError):
-                raise
+            if number == e.chunk_max_attempts or isinstance(exc, ConfigError) or snap.cancelled:
+                raise  # a cancelled (stalled) snapshot is retried whole, on a new one (engine.with_retries)
     return None

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +19,7 @@ from rivet_core.errors import SourceError
 from rivet_core.redact import redact
 from rivet_core.slices import Slice
 from rivet_core.sources.limits import Limits
+from rivet_core.sources.sockets import shut_down
 from rivet_core.sources.types import ColumnPlan
 
 if TYPE_CHECKING:
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from rivet_core.sources.batching import BatchSizing
     from rivet_core.sources.catalog import Catalog
     from rivet_core.sources.sql import Placeholder
+
+
+Watch = Callable[[], AbstractContextManager[None]]
+"""Times one statement's wait on the server (the pipeline's stall watchdog sets it on a snapshot)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class Source(ABC):
     engine: ClassVar[str]
     settle_s: ClassVar[float] = 0.0  # the late-commit fence's pause between its MAX and the open transactions
     poll_s: ClassVar[float] = 0.05  # how often the fence looks again at the transactions it waits for
+    port: int
+    """The server's TCP port (0: unknown, e.g. several hosts), by which `sources.sockets` finds the sockets."""
 
     def __init__(self, url: str, tuning: Tuning, tls: TlsConfig | None = None) -> None:
         self.url = url
@@ -130,6 +137,7 @@ class Snapshot(ABC):
         self.source = source
         self._lock = threading.Lock()  # one statement at a time on this snapshot's connection
         self._cancelled = threading.Event()
+        self.watch: Watch = nullcontext  # each planning statement runs inside `with self.watch():`
 
     @staticmethod
     @abstractmethod
@@ -178,6 +186,15 @@ class Snapshot(ABC):
     @abstractmethod
     def _cancel_statement(self) -> None:
         """Ask the server to stop this snapshot's running statement (never blocks on the busy connection)."""
+
+    def abort(self) -> int:
+        """Shut this reader's sockets down from another thread (stall watchdog): a read blocked on a silent
+        network fails at once, and the connection is closed by the thread that owns it; how many were found."""
+        return shut_down(self.sockets())
+
+    @abstractmethod
+    def sockets(self) -> set[int]:
+        """Inodes of the TCP sockets this reader's statements wait on (`sources.sockets`; empty when unknown)."""
 
     @property
     def cancelled(self) -> bool:

@@ -1,6 +1,7 @@
 """A loopback TCP proxy that injects network faults between a client and a server (any TCP protocol).
 
-Modes, switched at any time, or armed to switch once some more client bytes went through (mid-request):
+Modes, switched at any time, or armed to switch once some more client bytes went through (mid-request), or some
+more server bytes (mid-response: a database's result stream):
   pass   forward both ways
   stall  keep every socket open and forward nothing; new connections are accepted and then hang: a path that
          silently stopped (the client's writes block once the buffers fill, its reads wait for ever)
@@ -48,8 +49,9 @@ class FaultProxy:
         self.port = port or _free_port()
         self.mode: Mode = "down"
         self.sent = 0  # bytes forwarded from clients to the server
+        self.received = 0  # bytes forwarded from the server to clients
         self.faulted_at: float | None = None  # time.monotonic() when an armed fault went off
-        self._armed: tuple[int, Mode] | None = None
+        self._armed: tuple[int, Mode, bool] | None = None  # (threshold, mode, counts server bytes)
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -72,11 +74,11 @@ class FaultProxy:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def arm(self, mode: Mode, after_bytes: int) -> None:
-        """Switch to `mode` once `after_bytes` more client bytes went through; `faulted_at` says when."""
+    def arm(self, mode: Mode, after_bytes: int, *, from_server: bool = False) -> None:
+        """Switch to `mode` once `after_bytes` more client (or server) bytes went through; `faulted_at` says when."""
         with self._lock:
             self.faulted_at = None
-            self._armed = (self.sent + after_bytes, mode)
+            self._armed = ((self.received if from_server else self.sent) + after_bytes, mode, from_server)
 
     def set(self, mode: Mode) -> None:
         """Switch to `mode` now."""
@@ -123,23 +125,27 @@ class FaultProxy:
     def _pump(self, src: socket.socket, dst: socket.socket, to_server: bool) -> None:
         try:
             while data := src.recv(1 << 16):
-                if to_server:
-                    data = self._count(data, dst)
+                data = self._count(data, dst, to_server)
                 self._flowing.wait()  # stall: hold the data and read no more
                 dst.sendall(data)
             dst.shutdown(socket.SHUT_WR)
         except OSError:
             pass
 
-    def _count(self, data: bytes, dst: socket.socket) -> bytes:
-        """Count client bytes; at an armed threshold forward the bytes before it, switch modes, return the rest."""
+    def _count(self, data: bytes, dst: socket.socket, to_server: bool) -> bytes:
+        """Count bytes; at an armed threshold (of this direction) forward the bytes before it, switch modes, return
+        the rest."""
         with self._lock:
-            armed = self._armed
-            if armed is None or self.sent + len(data) < armed[0]:
+            before = self.sent if to_server else self.received
+            if to_server:
                 self.sent += len(data)
+            else:
+                self.received += len(data)
+            armed = self._armed
+            if armed is None or armed[2] == to_server or before + len(data) < armed[0]:
                 return data
             self._armed = None
-            head, self.sent = armed[0] - self.sent, self.sent + len(data)
+            head = armed[0] - before
         dst.sendall(data[:head])
         self.faulted_at = time.monotonic()
         self.set(armed[1])

@@ -119,12 +119,15 @@ def test_a_stall_mid_upload_of_a_full_export_fails_within_the_bound_and_the_reru
 ) -> None:
     store, proxy = proxied
     add_blobs(pg, blobs, range(1, ROWS + 1))
-    config = export_config(tmp_path, {"name": "full", "table": blobs, "destination": store.destination()})
+    # a 1 s source stall bound: the fetch thread waits on the stalled writer for far longer, which is no stall
+    export = {"name": "full", "table": blobs, "destination": store.destination(), "tuning": {"stall_timeout_s": 1}}
+    config = export_config(tmp_path, export)
 
     code, stderr, seconds = run_until_fault(config, proxy, "stall")
     print(f"{store.kind} stall mid-upload: exit {code} {seconds:.1f}s after the fault\n{stderr}")
     assert code == 1 and seconds < FAULT_BOUND_S, stderr
     assert_one_clear_line(stderr, store, "uploading part 1 of ")
+    assert "stalled" not in stderr
 
     proxy.set("reset")  # the path recovers: stale connections are gone (the GCS emulator serves one at a time)
     proxy.set("pass")

@@ -8,7 +8,6 @@ stream unbuffered (`mysql_use_result`, never stored client-side) and are typed i
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from rivet_core.sources.mysql.connection import (
 )
 from rivet_core.sources.mysql.decode import BatchDecoder, ZeroDates, pieces
 from rivet_core.sources.mysql.types import MySQLDescribed, mysql_plan
+from rivet_core.sources.sockets import Tracked
 from rivet_core.sources.types import ColumnPlan
 
 if TYPE_CHECKING:
@@ -43,9 +43,12 @@ class MySQLSnapshot(Snapshot):
     source: MySQLSource
     quote = staticmethod(quote_ident)
 
-    def __init__(self, source: MySQLSource, conn: CMySQLConnection, zero_dates: ZeroDates | None = None) -> None:
+    def __init__(
+        self, source: MySQLSource, conn: CMySQLConnection, tracked: Tracked, zero_dates: ZeroDates | None = None
+    ) -> None:
         super().__init__(source)
         self.conn = conn
+        self._tracked = tracked  # the connection's sockets (what `abort` shuts down)
         self.owner = zero_dates is None
         self.zero_dates = zero_dates if zero_dates is not None else ZeroDates()
         self.connection_id = int(conn.connection_id or 0)  # the server's id of this connection (`KILL QUERY`)
@@ -62,6 +65,9 @@ class MySQLSnapshot(Snapshot):
         # chunk (a disjoint key range) is read consistently.
         with self.source.open_snapshot(self.zero_dates) as other:
             yield other
+
+    def sockets(self) -> set[int]:
+        return self._tracked.inodes()
 
     def close(self) -> None:
         """End the transaction (if the connection still lives); the export's snapshot reports zero dates."""
@@ -86,8 +92,8 @@ class MySQLSnapshot(Snapshot):
 
     @contextmanager
     def _statement(self) -> Iterator[Any]:
-        """A buffered cursor under the snapshot's lock; driver errors become one SourceError line."""
-        with self._lock:
+        """A buffered cursor under the snapshot's lock, watched; driver errors become one SourceError line."""
+        with self.watch(), self._lock:
             try:
                 with self.conn.cursor(buffered=True) as cur:
                     yield cur
@@ -114,7 +120,7 @@ class MySQLSnapshot(Snapshot):
     def plan(self, query: Query, overrides: dict[str, pa.DataType], path: str) -> list[ColumnPlan]:
         """Describe the base query (LIMIT 0; declared types from information_schema for tables) and map it."""
         statement = f"SELECT * FROM ({sql.base_sql(query, quote_ident, self.literal)}) AS {sql.ALIAS} LIMIT 0"
-        with self._lock:
+        with self.watch(), self._lock:
             try:
                 self.conn.cmd_query(statement)
                 fields = self._c().fetch_fields()  # the C API's MYSQL_FIELDs (decimals, charset)
@@ -138,7 +144,6 @@ class MySQLSnapshot(Snapshot):
         statement, _ = sql.select(self, query, slc, exprs)  # bounds quoted in the text (`placeholder`)
         statement = _without_statement_timeout(statement, self.conn)
         decode = BatchDecoder(plans, self.zero_dates, lambda: self.key_columns(query, slc))
-        throttle = self.source.tuning.throttle_ms / 1000
         finished = False
         with self._lock:
             try:
@@ -149,8 +154,6 @@ class MySQLSnapshot(Snapshot):
                     batch = decode(parts)
                     sizing.observe(batch)
                     yield batch
-                    if throttle:
-                        time.sleep(throttle)
                 self.conn.free_result()
                 cur.close()
                 finished = True

@@ -30,6 +30,7 @@ from rivet_core.sources.mysql.decode import ZeroDates
 from rivet_core.sources.mysql.keepalive import set_keepalives
 from rivet_core.sources.mysql.snapshot import MySQLSnapshot
 from rivet_core.sources.registry import register
+from rivet_core.sources.sockets import Tracked
 
 log = logging.getLogger("rivet")
 
@@ -61,6 +62,7 @@ class MySQLSource(Source):
     def __init__(self, url: str, tuning: Tuning, tls: TlsConfig | None = None) -> None:
         super().__init__(url, tuning, tls)
         self.args = connect_args(url, tls)
+        self.port = int(self.args["port"])
 
     def secrets(self) -> list[str]:
         return [self.url, self.args["password"]]
@@ -113,7 +115,7 @@ class MySQLSource(Source):
         except DRIVER_ERRORS as exc:
             raise self.error(exc) from None
         assert isinstance(conn, CMySQLConnection)
-        set_keepalives(self.args["port"])
+        set_keepalives(self.port)
         try:
             set_session(conn, session_variables(self.limits, is_mariadb(conn)))
         except DRIVER_ERRORS as exc:
@@ -128,13 +130,15 @@ class MySQLSource(Source):
     @contextmanager
     def open_snapshot(self, zero_dates: ZeroDates | None) -> Iterator[MySQLSnapshot]:
         """`snapshot()`, counting zero dates into `zero_dates` (a worker's) or its own (the export's)."""
-        conn = self.connect()
+        tracked = Tracked(self.port)
+        with tracked.opening():
+            conn = self.connect()
         try:
             with session_settings(conn, session_variables(self.tuning, is_mariadb(conn))):
                 with conn.cursor() as cur:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # the next transaction only
                     cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-                snap = MySQLSnapshot(self, conn, zero_dates)
+                snap = MySQLSnapshot(self, conn, tracked, zero_dates)
                 try:
                     yield snap
                 finally:

@@ -65,6 +65,14 @@ def conninfo(url: str, tls: TlsConfig | None, limits: Limits, *, options: bool =
     return make_conninfo(url, **extra)
 
 
+def server_port(info: str) -> int:
+    """The server's TCP port in a connection string (0 when it names several hosts, or a malformed one)."""
+    try:
+        return int(conninfo_to_dict(info).get("port") or 5432)
+    except ValueError:
+        return 0
+
+
 # Retried on a new connection (README: Tuning): serialization failure, deadlock, too many connections, lock
 # timeout, admin/crash shutdown, server starting up, and every connection exception (class 08).
 _TRANSIENT_SQLSTATES = {"40001", "40P01", "53300", "55P03", "57P01", "57P02", "57P03"}

@@ -14,7 +14,6 @@ prepares each one first; the server refuses a prepared statement holding more th
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -33,12 +32,15 @@ from rivet_core.sources.batching import BatchSizing
 from rivet_core.sources.checks import BadValue, bad_value_error, row_location
 from rivet_core.sources.postgres.connection import quote_ident
 from rivet_core.sources.postgres.types import ARRAY_SHAPE, PgDescribed, finish_batch, pg_plan
+from rivet_core.sources.sockets import Tracked, inode_of
 from rivet_core.sources.types import ColumnPlan, target_schema
 
 if TYPE_CHECKING:
     from rivet_core.sources.postgres.source import PostgresSource
 
 log = logging.getLogger("rivet")
+
+CLOSE_WAIT_S = 10  # how long closing waits for a statement still running on the data connection
 
 
 def _settings_sql(first: str, second: str) -> str:
@@ -71,6 +73,7 @@ class PgSnapshot(Snapshot):
         self.snapshot_id = snapshot_id
         self._data: adbc.Connection | None = None
         self._pid: int | None = None  # the data connection's backend (what `cancel` stops)
+        self._tracked = Tracked(source.port)  # the data connection's sockets (what `abort` shuts down)
         self._types: dict[str, str] = {}
 
     quote = staticmethod(quote_ident)
@@ -86,8 +89,13 @@ class PgSnapshot(Snapshot):
             other.close()
 
     def close(self) -> None:
-        with self._lock:
+        if not self._lock.acquire(timeout=CLOSE_WAIT_S):  # a reader stuck after a stall: left to its thread
+            log.warning("postgres: the data connection is still busy; left to close with its thread")
+            return
+        try:
             self._drop_reader(None)
+        finally:
+            self._lock.release()
 
     def _drop_reader(self, cur: Any) -> None:
         """Close the data connection (after an error it may be dead); the next statement opens a fresh one."""
@@ -95,15 +103,23 @@ class PgSnapshot(Snapshot):
             if cur is not None:
                 _close_quietly(cur)
             _close_quietly(self._data)
-            self._data, self._pid = None, None
+            self._data, self._pid, self._tracked = None, None, Tracked(self.source.port)
 
     def _connect_reader(self) -> adbc.Connection:
-        try:
-            return adbc.connect(self.source.conninfo, autocommit=True)
-        except adbc.Error as exc:
-            if not self.source.options_refused(exc):
-                raise
-            return adbc.connect(self.source.conninfo, autocommit=True)
+        with self._tracked.opening():
+            try:
+                return adbc.connect(self.source.conninfo, autocommit=True)
+            except adbc.Error as exc:
+                if not self.source.options_refused(exc):
+                    raise
+                return adbc.connect(self.source.conninfo, autocommit=True)
+
+    def sockets(self) -> set[int]:
+        """The data connection's sockets and the control connection's (the snapshot's transaction)."""
+        found = self._tracked.inodes()
+        with suppress(psycopg.Error, OSError):
+            found.add(inode_of(self.control.pgconn.socket))
+        return found
 
     def open_reader(self) -> adbc.Connection:
         """A new ADBC connection inside a transaction that imported this snapshot (one per worker)."""
@@ -134,7 +150,7 @@ class PgSnapshot(Snapshot):
         """Describe the base query (LIMIT 0) and map each column (README: Types)."""
         base = sql.base_sql(query, quote_ident, self.literal)
         try:
-            with self.control.cursor(binary=True) as cur:  # extended protocol: one statement, never several
+            with self.watch(), self.control.cursor(binary=True) as cur:  # extended protocol: one statement
                 cur.execute(f"SELECT * FROM ({base}) AS {sql.ALIAS} LIMIT 0")
                 desc = cur.description or []
                 oids = sorted({d.type_code for d in desc})
@@ -205,7 +221,7 @@ class PgSnapshot(Snapshot):
                 _close_quietly(cur)
 
     def fetch_one(self, statement: str, slc: Slice, params: list[Any]) -> tuple[Any, ...]:
-        with self._statement(statement, params) as cur:
+        with self.watch(), self._statement(statement, params) as cur:
             row = cur.fetchone()
         return tuple(row) if row is not None else ()
 
@@ -217,7 +233,6 @@ class PgSnapshot(Snapshot):
         exprs = [f"{p.expr} AS {quote_ident(p.name)}" for p in plans]
         statement, params = sql.select(self, query, slc, exprs)
         schema = target_schema(plans)
-        throttle = self.source.tuning.throttle_ms / 1000
         seen = 0
         read_bytes = sizing.target_bytes if sizing.target_bytes > COPY_READ_BYTES else 0  # a batch is within one
         with (
@@ -238,8 +253,6 @@ class PgSnapshot(Snapshot):
                     seen += piece.num_rows
                     sizing.observe(batch)
                     yield batch
-                    if throttle:
-                        time.sleep(throttle)
         self.check_cancelled()
 
     def _cancel_statement(self) -> None:

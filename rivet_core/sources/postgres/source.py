@@ -16,7 +16,7 @@ from rivet_core.slices import Slice
 from rivet_core.sources import sql
 from rivet_core.sources.base import OpenTransaction, Query, Source
 from rivet_core.sources.postgres.catalog import PgCatalog
-from rivet_core.sources.postgres.connection import OPTIONS_REFUSED, conninfo, is_transient, quote_ident
+from rivet_core.sources.postgres.connection import OPTIONS_REFUSED, conninfo, is_transient, quote_ident, server_port
 from rivet_core.sources.postgres.snapshot import SETTINGS_SQL, PgSnapshot, transaction_settings
 from rivet_core.sources.registry import register
 
@@ -60,6 +60,7 @@ class PostgresSource(Source):
             self.conninfo = conninfo(url, tls, self.limits)
         except psycopg.Error as exc:  # e.g. an unencoded % in the password: libpq quotes it, so redact
             raise self.error(exc) from None
+        self.port = server_port(self.conninfo)
 
     def is_transient(self, exc: BaseException) -> bool:
         return is_transient(exc)

@@ -25,6 +25,7 @@ def test_profile_numbers_match_the_spec() -> None:
             "max_retries": 1,
             "retry_backoff_ms": 1000,
             "memory_threshold_mb": 0,
+            "stall_timeout_s": 600,
         },
         "balanced": {
             "batch_size": 10000,
@@ -34,6 +35,7 @@ def test_profile_numbers_match_the_spec() -> None:
             "max_retries": 3,
             "retry_backoff_ms": 2000,
             "memory_threshold_mb": 4096,
+            "stall_timeout_s": 300,
         },
         "safe": {
             "batch_size": 2000,
@@ -43,6 +45,7 @@ def test_profile_numbers_match_the_spec() -> None:
             "max_retries": 5,
             "retry_backoff_ms": 5000,
             "memory_threshold_mb": 2048,
+            "stall_timeout_s": 120,
         },
     }
 
@@ -88,6 +91,7 @@ def test_tuning_overrides_field_by_field(tmp_path: Path) -> None:
         max_retries=5,
         retry_backoff_ms=5000,
         memory_threshold_mb=2048,
+        stall_timeout_s=120,
         max_batch_memory_mb=64,
         on_batch_memory_exceeded="warn",
     )
@@ -96,6 +100,17 @@ def test_tuning_overrides_field_by_field(tmp_path: Path) -> None:
     assert second.batch_size == 1234  # source numbers still override the export's profile
     assert second.throttle_ms == 99
     assert second.statement_timeout_s == 0
+
+
+def test_stall_timeout_comes_from_the_profile_and_is_overridable_within_its_bounds(tmp_path: Path) -> None:
+    data = minimal(tuning={"stall_timeout_s": 2})
+    data["source"]["tuning"] = {"profile": "safe"}
+    cfg = load_dict(tmp_path, data)
+    assert cfg.tuning_for(cfg.exports[0]).stall_timeout_s == 2
+    plain = load_dict(tmp_path, minimal())
+    assert plain.tuning_for(plain.exports[0]).stall_timeout_s == 300  # balanced
+    message = error_of(tmp_path, minimal(tuning={"stall_timeout_s": -1}))
+    assert "exports[0].tuning.stall_timeout_s" in message
 
 
 def test_tuning_key_under_export_says_put_it_under_tuning(tmp_path: Path) -> None:
