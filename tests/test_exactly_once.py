@@ -184,15 +184,23 @@ def test_cli_and_dagster_at_once_never_duplicate(pg: Any, big: str, tmp_path: Pa
 
 
 def test_checkpointed_chunk_runs_at_once_one_wins_the_other_names_the_holder(pg: Any, big: str, tmp_path: Path) -> None:
-    chunked = {"chunk_column": "id", "chunk_size": 20_000, "chunk_checkpoint": True}
+    chunked = {"chunk_column": "id", "chunk_size": 20_000, "chunk_checkpoint": True, "tuning": SLOWER}
     config = export_config(tmp_path, export_of(big, mode="chunked", **chunked))
     first = rivet(config)
-    time.sleep(1.2)
-    when_streaming(pg, big)  # under load the first may need longer than 1.2 s to start
+    when_leased(tmp_path)  # the first holds the export's lease (and streams for ~10 s more)
     (code_a, err_a), (code_b, err_b) = finish(first, rivet(config))
     assert code_a == 0, err_a
     assert code_b == 1 and HELD in err_b and "pid" in err_b and "Traceback" not in err_b, err_b
     assert_exactly_once(LocalDestination(tmp_path / "out"))
+
+
+def when_leased(folder: Path, timeout: float = 180) -> None:
+    """Until a run holds the export's lease: its lock file beside the config names the holder."""
+    lock = folder / ".rivet_locks" / "orders" / "export.lock"
+    deadline = time.monotonic() + timeout
+    while not (lock.exists() and b"run_id" in lock.read_bytes()):
+        assert time.monotonic() < deadline, "no run took the export's lease"
+        time.sleep(0.02)
 
 
 def test_two_windows_of_one_export_run_in_parallel(pg: Any, big: str, tmp_path: Path) -> None:

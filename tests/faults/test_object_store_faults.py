@@ -76,7 +76,7 @@ def run_until_fault(config: Path, proxy: FaultProxy, mode: Mode) -> tuple[int, s
 
 def assert_one_clear_line(stderr: str, store: Store, step: str) -> None:
     """The failure is one line naming the bucket, the endpoint and the step; no traceback, no secret."""
-    (line,) = [line for line in stderr.splitlines() if store.bucket in line]
+    (line,) = [line for line in stderr.splitlines() if store.label in line]  # (the summary line names the URI)
     assert store.endpoint in line and step in line, line
     assert "Traceback" not in stderr
     assert ENV["RIVET_TEST_S3_SECRET"] not in stderr and ENV["RIVET_TEST_AZURE_KEY"] not in stderr
