@@ -36,7 +36,7 @@ def main() -> int:
     print(
         f"partitions     {partitions} ({shape.chunks} chunks + {shape.windows} windows), pool limit {shape.pool_limit}"
     )
-    print(f"runs           {seen.runs} (incl. {len(seen.retried)} retry, 2 double-click runs)")
+    print(f"runs           {seen.runs} (incl. {len(seen.retried)} retry, 2 double-click runs, 2 side-by-side runs)")
     print(f"backfill wall  {seen.backfill_s:.1f} s ({seen.backfill_s / partitions:.2f} s per partition)")
     print(f"total wall     {seen.total_s:.1f} s")
     print(f"max backends   {seen.max_backends} on the source (pool limit {shape.pool_limit})")
@@ -46,9 +46,11 @@ def main() -> int:
         and len(seen.chunks) == shape.chunks
         and set(seen.windows.values()) == {1}
         and seen.chunk_ids == list(range(shape.chunks * CHUNK_ROWS))
-        and seen.window_ids == list(range((shape.windows + 1) * WINDOW_ROWS))
+        and seen.window_ids == list(range(shape.exported_windows * WINDOW_ROWS))
         and seen.double_exits == [0, 1]
-        and seen.max_backends <= shape.pool_limit
+        and seen.side_by_side_exits == [0, 0]
+        and seen.max_partition_runs <= shape.pool_limit
+        and seen.max_backends <= 2 * shape.pool_limit  # a control and a data connection per step
     )
     print("verdict        " + ("ok: every partition and row once, pool respected" if ok else "FAILED"))
     return 0 if ok else 1

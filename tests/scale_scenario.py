@@ -3,7 +3,8 @@
 A table read by a login role of its own; two exports of it (aligned chunks, daily windows) with `multi_run`
 backfills of one partition per run and a source pool limit; a Postgres-backed instance from deploy/dagster.yaml
 with the daemon as a subprocess; one chunk run's step killed mid-way; then two runs of one more window started
-at once (a double click). What happened is returned as numbers, for the caller to assert or print.
+at once (a double click), and runs of two more windows at once. What happened is returned as numbers, for the
+caller to assert or print.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import psycopg
 import pyarrow.parquet as pq
 import yaml
 from conftest import PG_URL
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster._core.execution.backfill import PartitionBackfill
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 from dagster_instance import BackendSampler, daemon, pg_instance, wait_for
 from e2e import data_files, insert_series
 
@@ -70,7 +71,19 @@ class Shape:
     @property
     def double(self) -> str:
         """The window two runs are started for at once, after the backfills."""
-        return (FIRST_DAY + dt.timedelta(days=self.windows)).strftime("%Y-%m-%d")
+        return self._day(self.windows)
+
+    @property
+    def side_by_side(self) -> list[str]:
+        """Two more windows, one run each, started at once after the double click."""
+        return [self._day(self.windows + 1), self._day(self.windows + 2)]
+
+    @property
+    def exported_windows(self) -> int:
+        return self.windows + 3
+
+    def _day(self, i: int) -> str:
+        return (FIRST_DAY + dt.timedelta(days=i)).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)
@@ -85,10 +98,11 @@ class Outcome:
     window_ids: list[int]
     double_exits: list[int]
     double_log: str
+    side_by_side_exits: list[int]
     max_backends: int
     max_leases: dict[str, int]
     max_partition_runs: int
-    failed: list[str | None]  # partitions of the failed runs
+    failed: list[str]  # partitions of the failed runs, sorted
     backfill_s: float
     total_s: float
 
@@ -184,14 +198,16 @@ def kill_mid_way(state_url: str, out: Path, scope: str, timeout_s: float) -> Non
     os.kill(wait_for(f"a part of {scope}", holder, timeout_s=timeout_s, poll_s=0.02), signal.SIGKILL)
 
 
-def double_click(folder: Path, env: dict[str, str], window: str) -> tuple[list[int], str]:
-    """Two `dagster asset materialize` runs of one window started at once: their exit codes (sorted) and logs."""
-    logs = [folder / f"click{i}.log" for i in range(2)]
+def cli_runs(folder: Path, env: dict[str, str], windows: list[str]) -> tuple[list[int], str]:
+    """`dagster asset materialize` runs of the windows, all started at once: their exit codes (sorted) and logs."""
+    logs = [folder / f"cli_{i}_{w}.log" for i, w in enumerate(windows)]
     cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "rivet_dagster.definitions",
-           "--select", "windows", "--partition", window, "--config-json", json.dumps(IN_PROCESS)]  # fmt: skip
+           "--select", "windows", "--config-json", json.dumps(IN_PROCESS), "--partition"]  # fmt: skip
     procs = [
-        subprocess.Popen(cmd, cwd=folder, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        for log in logs
+        subprocess.Popen(
+            [*cmd, w], cwd=folder, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        )
+        for w, log in zip(windows, logs, strict=True)
     ]
     exits = sorted(p.wait(timeout=300) for p in procs)
     return exits, "".join(log.read_text() for log in logs)
@@ -199,7 +215,7 @@ def double_click(folder: Path, env: dict[str, str], window: str) -> tuple[list[i
 
 def run_scenario(folder: Path, shape: Shape, timeout_s: float = 240) -> Outcome:
     """The whole scenario in `folder` (the environment it needs is set in os.environ while it runs)."""
-    rows = max(shape.chunks * CHUNK_ROWS, (shape.windows + 1) * WINDOW_ROWS)
+    rows = max(shape.chunks * CHUNK_ROWS, shape.exported_windows * WINDOW_ROWS)
     started = time.monotonic()
     with source(rows) as (table, role), pg_instance(folder) as pgi:
         config = write_project(folder, table, role, shape)
@@ -228,7 +244,7 @@ def _drive(
     started: float,
     timeout_s: float,
 ) -> Outcome:
-    """Backfills, the kill, the wait, the double click; then what the instance and the files say."""
+    """Backfills, the kill, the wait, the CLI runs; then what the instance and the files say."""
     instance.add_dynamic_partitions("rivet_chunks_chunks", shape.chunk_keys)
     apply_pool_limits(instance, pool_limits([config]))
     # Added before the daemon starts: its backfill loop (30 s apart) picks them up on its first pass. The run to be
@@ -247,26 +263,29 @@ def _drive(
 
         wait_for("every partition materialized", all_done, timeout_s=timeout_s, poll_s=0.5)
         backfill_s = time.monotonic() - started
-        exits, log = double_click(folder, env, shape.double)
+        exits, log = cli_runs(folder, env, [shape.double, shape.double])
+        side_by_side, _ = cli_runs(folder, env, shape.side_by_side)
     runs = instance.get_runs()
     failed = {r.run_id for r in runs if r.status == DagsterRunStatus.FAILURE}
     return Outcome(
         chunks=materialized(instance, "chunks"),
         windows=materialized(instance, "windows"),
         runs=len(runs),
-        retried=[
-            (r.tags.get(ASSET_PARTITION_RANGE_START_TAG), r.status)
-            for r in runs
-            if r.tags.get("dagster/parent_run_id") in failed
-        ],
+        retried=[(_partition(r), r.status) for r in runs if r.tags.get("dagster/parent_run_id") in failed],
         chunk_ids=committed_ids(folder / "out" / "chunks"),
         window_ids=committed_ids(folder / "out" / "windows"),
         double_exits=exits,
         double_log=log,
+        side_by_side_exits=side_by_side,
         max_backends=sampler.max_backends,
         max_leases=dict(sampler.max_leases),
         max_partition_runs=sampler.max_partition_runs,
-        failed=[r.tags.get(ASSET_PARTITION_RANGE_START_TAG) for r in runs if r.run_id in failed],
+        failed=sorted(_partition(r) or "" for r in runs if r.run_id in failed),
         backfill_s=backfill_s,
         total_s=time.monotonic() - started,
     )
+
+
+def _partition(run: DagsterRun) -> str | None:
+    """The partition of a one-partition run: a backfill run's range start, a CLI run's partition."""
+    return run.tags.get(ASSET_PARTITION_RANGE_START_TAG) or run.tags.get(PARTITION_NAME_TAG)
