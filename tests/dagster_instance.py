@@ -69,7 +69,7 @@ def pg_instance(folder: Path) -> Iterator[PgInstance]:
 
 @contextmanager
 def daemon(folder: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """`dagster-daemon run -w workspace.yaml` in `folder`, stopped (its process group) on exit."""
+    """`dagster-daemon run -w workspace.yaml` in `folder`; on exit its whole process group is stopped."""
     log = (folder / "daemon.log").open("wb")
     proc = subprocess.Popen(
         [*DAEMON, "run", "-w", "workspace.yaml"],
@@ -87,9 +87,10 @@ def daemon(folder: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
             proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # a code server or run worker still in the group
+            os.killpg(proc.pid, signal.SIGKILL)
         log.close()
 
 
