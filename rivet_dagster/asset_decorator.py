@@ -93,6 +93,7 @@ def rivet_assets_for_config(
     partitions: PartitionsDefinition | None = _shared(
         "partitions", {e.name: partitions_def(config, e) for e in exports}
     )
+    backfill = _shared("backfill (dagster.backfill)", {e.name: backfill_policy(config, e) for e in exports})
     retry = _shared("retries (tuning.max_retries)", {e.name: retry_policy(config, e) for e in exports})
     checks = [c for e, s in zip(exports, specs, strict=True) for c in check_specs(e, s.key)]
 
@@ -106,7 +107,7 @@ def rivet_assets_for_config(
                 pool=f"rivet_{config.source.type}",
                 retry_policy=retry,
                 partitions_def=partitions,
-                backfill_policy=backfill_policy(partitions),
+                backfill_policy=backfill,
                 op_tags=op_tags,
                 can_subset=True,
                 required_resource_keys=required_resource_keys,

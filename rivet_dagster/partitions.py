@@ -11,8 +11,10 @@ The key forms are described in docs/slices-and-partitions.md.
   A range keeps its key when the table grows, so a partition is never renamed. Keys live in the Dagster instance:
   `register_chunks` (the sensor and `python -m rivet_dagster.register_chunks`) adds them. Other chunkings
   (`chunk_count`, `chunk_dense`, `chunk_by_days`) move their boundaries with the data and stay unpartitioned.
-- A run over several partitions (a backfill, `--partition-range`) is one rivet run: `BackfillPolicy.single_run()`,
-  so the windows or chunks share one snapshot and `parallel` applies within it.
+- A backfill follows `dagster.backfill`: `single_run` (default) makes it one rivet run, `BackfillPolicy.single_run()`,
+  so the windows or chunks share one snapshot and `parallel` applies within it; `multi_run` makes runs of at most
+  `max_partitions_per_run` (default 1) partitions, each its own snapshot, queued and capped like any run
+  (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -81,9 +83,14 @@ def chunk_key_problem(export: ExportConfig, key: str) -> str | None:
     )
 
 
-def backfill_policy(partitions: PartitionsDefinition | None) -> BackfillPolicy | None:
-    """One run per backfill of a partitioned export: its windows or chunks share a snapshot and `parallel`."""
-    return BackfillPolicy.single_run() if partitions is not None else None
+def backfill_policy(config: Config, export: ExportConfig) -> BackfillPolicy | None:
+    """A partitioned export's backfill runs: one (shared snapshot), or runs of `max_partitions_per_run` each."""
+    if partitions_def(config, export) is None:
+        return None
+    settings = config.dagster_for(export)
+    if settings.backfill == "multi_run":
+        return BackfillPolicy.multi_run(settings.max_partitions_per_run or 1)
+    return BackfillPolicy.single_run()
 
 
 def register_chunks(instance: DagsterInstance, config: Config, export: ExportConfig) -> tuple[list[str], list[str]]:

@@ -31,6 +31,7 @@ ParallelMode = Literal["sequential", "threads", "processes"]  # how `rivet run` 
 
 DagsterWindow = Literal["hour", "day", "week", "month"]
 Automation = Literal["eager", "on_cron", "none"]
+Backfill = Literal["single_run", "multi_run"]  # how a Dagster backfill of an export is split into runs
 SlackEvent = Literal["failure", "schema_change", "degraded", "success"]
 
 # URL schemes accepted for each `source.type` (the first is the one rivet writes for structured sources).

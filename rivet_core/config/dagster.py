@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, PositiveInt, WithJsonSchema, field_validator, model_validator
 
-from rivet_core.config.aliases import Automation, DagsterWindow
-from rivet_core.config.base import ConfigModel
+from rivet_core.config.aliases import Automation, Backfill, DagsterWindow
+from rivet_core.config.base import ConfigModel, StrictInt, rule_error
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?#]+$")
 _CRON_MACROS = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
@@ -92,6 +92,21 @@ class DagsterConfig(ConfigModel):
         "automation set, default every 5 minutes.",
     )
     freshness: FreshnessConfig | None = Field(default=None, description="The asset's Dagster freshness policy.")
+    backfill: Backfill | None = Field(
+        default=None,
+        description="How a backfill of a partitioned export is split: single_run (default: one run, one snapshot) "
+        "or multi_run (runs of at most max_partitions_per_run partitions, spread over the run queue).",
+    )
+    max_partitions_per_run: StrictInt | None = Field(
+        default=None, ge=1, le=10_000, description="Partitions per run of a multi_run backfill (default 1)."
+    )
+    pool_limit: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Top-level only: at most this many steps of the source's pool rivet_<source.type> at once; "
+        "applied to the instance with `python -m rivet_dagster.pools --apply` (docs/deploy.md).",
+    )
 
     @field_validator("group")
     @classmethod
@@ -131,12 +146,21 @@ class DagsterConfig(ConfigModel):
                     pass
         raise ValueError("use a date YYYY-MM-DD or an ISO datetime (YYYY-MM-DDTHH:MM:SS)")
 
+    @model_validator(mode="after")
+    def _multi_run_size(self) -> DagsterConfig:
+        """A run size belongs to a multi_run backfill set in the same block."""
+        if self.max_partitions_per_run is not None and self.backfill != "multi_run":
+            raise rule_error([(("max_partitions_per_run",), "needs backfill: multi_run in the same dagster block")])
+        return self
+
     def merged_over(self, defaults: DagsterConfig | None) -> DagsterConfig:
         """This block over `defaults`: fields set here win, tags are merged (keys set here win)."""
         if defaults is None:
             return self
         values = {k: getattr(defaults, k) for k in defaults.model_fields_set}
         values.update({k: getattr(self, k) for k in self.model_fields_set})
+        if "backfill" in self.model_fields_set and "max_partitions_per_run" not in self.model_fields_set:
+            values.pop("max_partitions_per_run", None)  # the run size goes with the backfill choice that set it
         if "tags" in self.model_fields_set and "tags" in defaults.model_fields_set:
             values["tags"] = {**defaults.tags, **self.tags}
         return DagsterConfig.model_validate(values)

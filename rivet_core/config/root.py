@@ -68,6 +68,9 @@ class Config(ConfigModel):
                     )
                 )
             problems += _batch_sizing_clash(self.source.tuning, export.tuning, i)
+            if export.dagster is not None and export.dagster.pool_limit is not None:
+                message = f"set it in the top-level dagster block: it caps the source's pool rivet_{self.source.type}"
+                problems.append((("exports", i, "dagster", "pool_limit"), message))
         if problems:
             raise rule_error(problems)
         return self
