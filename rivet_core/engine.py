@@ -24,6 +24,7 @@ from rivet_core.pipeline.meta import meta_plans
 from rivet_core.pipeline.publish import publish
 from rivet_core.pipeline.run import Progress, Run, RunOptions
 from rivet_core.pipeline.unit import Written
+from rivet_core.pipeline.window_pass import run_windows
 from rivet_core.pipeline.workers import run_slices
 from rivet_core.planning import Fence, Planner, late_commit_fence, stored_cursor
 from rivet_core.results import ExportResult
@@ -166,6 +167,8 @@ def write_snapshot(run: Run, snap: Snapshot, fence: Fence | None) -> list[Writte
     if fence is not None:
         slices = fence.bound(slices)
     run.checkpoints.start(run.run_id, slices)
+    if export.mode == "time_window":
+        return run_windows(run, snap, slices, plans)
     return run_slices(run, snap, slices, plans)
 
 

@@ -77,6 +77,7 @@ class Slice:
     hi_inclusive: bool = True
     index: int | None = None  # chunk: its position in the run's plan
     window: str | None = None  # window: its key (`2026-11-01`, `2026-11-01-13:00`)
+    sort: bool = False  # read in key order though not incremental (a span of windows read in one pass)
 
     @property
     def key(self) -> str:
@@ -89,8 +90,8 @@ class Slice:
 
     @property
     def ordered(self) -> bool:
-        """Read in key order (an incremental run remembers its last row's key)."""
-        return self.kind == "incremental"
+        """Read in key order (an incremental run remembers its last row's key; a window span is split by it)."""
+        return self.kind == "incremental" or self.sort
 
     @property
     def chunk_index(self) -> int:

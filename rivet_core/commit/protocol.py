@@ -153,15 +153,16 @@ def recover(dest: Destination, export: str) -> int:
     return removed
 
 
-def supersede(dest: Destination, current: Manifest) -> int:
+def supersede(dest: Destination, current: Manifest, units: list[Manifest] | None = None) -> int:
     """Remove older committed units of the same slice (a re-exported window): files first, then manifests.
 
     The new unit is already committed, so a crash here leaves both versions recorded; the next re-export of
-    the slice, or `current_manifests`, resolves it to the newest.
+    the slice, or `current_manifests`, resolves it to the newest. `units`: the export's manifests as read earlier
+    under the same lease (a pass over many windows reads them once), else they are read now.
     """
     layout = Layout(current.export)
     removed = 0
-    for old in manifests(dest, current.export):
+    for old in manifests(dest, current.export) if units is None else units:
         if old.slice.key == current.slice.key and old.unit_id < current.unit_id:
             for part in old.parts:
                 dest.delete(part.key)

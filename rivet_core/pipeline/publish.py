@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from rivet_core import commit
+from rivet_core.commit import Manifest
 from rivet_core.errors import RivetError
 from rivet_core.gates import validate_unit
 from rivet_core.pipeline.run import Run
@@ -16,11 +17,14 @@ from rivet_core.slices import encode_value
 log = logging.getLogger("rivet")
 
 
-def publish(run: Run, written: Written) -> None:
-    """Make a written unit visible; state is written only after the data is durable (docs/commit-protocol.md)."""
+def publish(run: Run, written: Written, earlier: list[Manifest] | None = None) -> None:
+    """Make a written unit visible; state is written only after the data is durable (docs/commit-protocol.md).
+
+    `earlier`: the committed units it may replace, when the caller read them under this run's lease.
+    """
     manifest = commit.commit(run.dest, written.unit, written.parts, written.manifest, check=run.check_lease)
     if manifest.replaces_slice:
-        replaced = commit.supersede(run.dest, manifest)
+        replaced = commit.supersede(run.dest, manifest, earlier)
         if replaced:
             log.info("%s: %s replaced %d older version(s)", run.export.name, manifest.slice.key, replaced)
     uris = [run.dest.uri(p.final_key) for p in written.parts]

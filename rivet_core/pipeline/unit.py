@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,23 @@ class Written:
 
 def write_unit(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> Written | None:
     """Stream one slice into temp parts and decide its gates; None when it holds no rows to write."""
+    with read(run, snap, slc, plans) as batches:
+        return write_batches(run, snap, slc, plans, batches)
+
+
+def read(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> Prefetch:
+    """The slice's rows from the source, read ahead in a thread: batch sizing, throttle and stall watch applied."""
+    t = run.tuning
+    sizing = BatchSizing.of(t.batch_size, t.batch_size_memory_mb, run.source.write_pressure if t.adaptive else None)
+    stream = snap.stream(run.query, slc, plans, sizing)
+    throttle, watch = t.throttle_ms / 1000, run.watchdog.stream(snap, slc)
+    return Prefetch(stream, PREFETCH_DEPTH, t.memory_threshold_mb, run.meter, throttle, watch)
+
+
+def write_batches(
+    run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan], batches: Iterator[pa.RecordBatch]
+) -> Written | None:
+    """Write the slice's rows, read as `batches`, into temp parts and decide its gates; None when empty."""
     started = time.monotonic()
     export, dest = run.export, run.dest
     unit = run.layout.unit(commit.unit_id(run.now, run.run_id, slc))
@@ -56,24 +74,19 @@ def write_unit(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) ->
         schema, run.format, stem(run, slc), lambda key: (unit.temp_key(key), dest.open_write(unit.temp_key(key)))
     )
     last_key: Any = None
-    t = run.tuning
-    sizing = BatchSizing.of(t.batch_size, t.batch_size_memory_mb, run.source.write_pressure if t.adaptive else None)
-    cap = MemoryCap.of(t, run.warn)
+    cap = MemoryCap.of(run.tuning, run.warn)
     try:
-        stream = snap.stream(run.query, slc, plans, sizing)
-        throttle, watch = t.throttle_ms / 1000, run.watchdog.stream(snap, slc)
-        with Prefetch(stream, PREFETCH_DEPTH, t.memory_threshold_mb, run.meter, throttle, watch) as batches:
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                if slc.ordered:
-                    last_key = key_of_last_row(batch, slc)
-                if tracker:
-                    tracker.observe(batch)
-                for piece in cap.fit(with_meta(batch, export.meta_columns, run.now)):
-                    writer.write(piece)
-                    run.progress(piece.num_rows)
-                run.meter.sample()
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            if slc.ordered:
+                last_key = key_of_last_row(batch, slc)
+            if tracker:
+                tracker.observe(batch)
+            for piece in cap.fit(with_meta(batch, export.meta_columns, run.now)):
+                writer.write(piece)
+                run.progress(piece.num_rows)
+            run.meter.sample()
         parts = writer.finish(not export.skip_empty and export.mode in ("full", "time_window"))
         reconciled = reconcile_gate(snap, run.query, slc, writer.rows) if run.options.reconcile else None
         unit_gates = tracker.evaluate() if tracker and tracker is not run.run_tracker else []
