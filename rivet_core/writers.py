@@ -9,12 +9,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Protocol, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Protocol, TypeVar, cast
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -23,10 +23,14 @@ from rivet_core.config import ExportConfig
 from rivet_core.destinations.base import Sink
 from rivet_core.errors import RivetError
 
+if TYPE_CHECKING:
+    import polars as pl
+
 # Parquet codec names per config `compression` value, and levels per `compression_profile`.
 _PARQUET_CODECS = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "lz4": "lz4", "none": "none"}
-# What an encoder raises on a value it cannot write (besides a Rust panic); I/O errors are the destination's.
-_ENCODE_ERRORS = (pl.exceptions.PolarsError, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+# What an encoder raises on a value it cannot write (besides a Rust panic and Polars' errors); I/O errors are the
+# destination's. Polars is imported by the CSV writer only (start-up: a Parquet run never loads it).
+_ENCODE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 _Tabular = TypeVar("_Tabular", pa.RecordBatch, pa.Table)
 PROFILE_LEVELS = {"fast": 1, "balanced": 3, "compact": 9}  # compression_profile → codec level
 DEFAULT_ROW_GROUP_ROWS = 122_880
@@ -175,6 +179,8 @@ class CsvPart:
         self._schema = schema
 
     def write(self, batch: pa.RecordBatch) -> None:
+        import polars as pl
+
         frame = csv_frame(pl.from_arrow(exact_decimals(batch)))  # type: ignore[arg-type]
         frame.write_csv(self._out, include_header=self._header, null_value="")
         self._header = False
@@ -185,6 +191,8 @@ class CsvPart:
 
     def close(self) -> None:
         if self._header:  # an empty part still gets its header line
+            import polars as pl
+
             empty = exact_decimals(self._schema.empty_table())
             csv_frame(pl.from_arrow(empty)).write_csv(self._out, include_header=True)  # type: ignore[arg-type]
         if self._encoded:
@@ -216,6 +224,8 @@ def decimal_text(values: pa.Array | pa.ChunkedArray, scale: int) -> pa.Array | p
 def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """Columns CSV cannot hold natively, as text: timestamps ISO-8601 with µs, lists as JSON, binary as hex,
     durations as MySQL writes a TIME (`-838:59:59.000000`)."""
+    import polars as pl
+
     exprs = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
@@ -236,6 +246,8 @@ def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _duration_text(col: pl.Expr) -> pl.Expr:
     """`[-]H:MM:SS.ffffff` of a duration (MySQL TIME's own text form)."""
+    import polars as pl
+
     us = col.dt.total_microseconds()
     size = us.abs()
     pieces = [(size // 3_600_000_000).cast(pl.String).str.zfill(2)]
@@ -248,7 +260,9 @@ def _duration_text(col: pl.Expr) -> pl.Expr:
 
 def _encoder_failed(exc: BaseException) -> bool:
     """An error of Polars/Arrow on a value, or a Rust panic (`pyo3_runtime.PanicException`, a BaseException)."""
-    return isinstance(exc, _ENCODE_ERRORS) or type(exc).__name__ == "PanicException"
+    polars = sys.modules.get("polars")  # not loaded: the error cannot be one of its
+    polars_error = polars is not None and isinstance(exc, polars.exceptions.PolarsError)
+    return polars_error or isinstance(exc, _ENCODE_ERRORS) or type(exc).__name__ == "PanicException"
 
 
 @dataclass

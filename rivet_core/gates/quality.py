@@ -12,7 +12,6 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
 from rivet_core.config import QualityConfig
@@ -51,6 +50,8 @@ class QualityTracker:
                     self._observe_unique(name, state, batch.column(name))
 
     def _observe_unique(self, name: str, state: _Unique, column: pa.Array) -> None:
+        import polars as pl  # only for unique_columns (start-up: most runs never load it)
+
         hashes = pl.Series(column).drop_nulls().hash(seed=0).to_numpy()
         fresh, counts = np.unique(hashes, return_counts=True)
         state.duplicates += int((counts - 1).sum())

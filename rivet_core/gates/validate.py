@@ -6,7 +6,6 @@ import gzip
 import hashlib
 from typing import Any
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -23,6 +22,8 @@ def _rows_in(dest: Destination, key: str, fmt: str) -> int:
             stream = gzip.GzipFile(fileobj=f)
         elif key.endswith(".zst"):
             stream = pa.CompressedInputStream(f, "zstd")
+        import polars as pl  # CSV only (start-up: most runs never load it)
+
         return pl.read_csv(stream.read(), infer_schema=False).height
 
 

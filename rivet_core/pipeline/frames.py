@@ -7,9 +7,8 @@ import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import pyarrow as pa
 
 from rivet_core import __version__, commit
@@ -24,6 +23,9 @@ from rivet_core.results import ExportResult
 from rivet_core.slices import full_slice
 from rivet_core.state import StateStore
 from rivet_core.writers import FormatOptions, RollingWriter
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def _now() -> str:
@@ -66,7 +68,7 @@ def write_frames(
             commit.recover(dest, name)
             commit.claim(dest, unit)
             for frame in frames:
-                table = frame.to_arrow() if isinstance(frame, pl.DataFrame) else pa.Table.from_batches([frame])
+                table = pa.Table.from_batches([frame]) if isinstance(frame, pa.RecordBatch) else frame.to_arrow()
                 if writer is None:
                     writer = RollingWriter(
                         table.schema,

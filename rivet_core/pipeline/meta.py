@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import polars as pl
 import pyarrow as pa
 
 from rivet_core.config import MetaColumns
@@ -39,6 +38,8 @@ def with_meta(batch: pa.RecordBatch, meta: MetaColumns | None, exported_at: dt.d
         arrays.append(constant(exported_at, batch.num_rows))
         names.append(EXPORTED_AT)
     if meta.row_hash:
+        import polars as pl  # only when hashing (start-up: most runs never load it)
+
         arrays.append(pl.from_arrow(batch).hash_rows(seed=0).to_arrow())  # type: ignore[union-attr]
         names.append(ROW_HASH)
     return pa.RecordBatch.from_arrays(arrays, names=names)
