@@ -39,6 +39,7 @@ def build(server: Server, table: str, windows: int, per_window: int) -> int:
         server.query(
             f"DROP TABLE IF EXISTS {table}",
             f"CREATE TABLE {table} (id bigint PRIMARY KEY, ts datetime(6) NOT NULL, v int)",
+            f"SET SESSION max_recursive_iterations = {rows}",
             f"INSERT INTO {table} WITH RECURSIVE s(g) AS"
             f" (SELECT 0 UNION ALL SELECT g + 1 FROM s WHERE g < {rows - 1}) SELECT g,"
             f" DATE(UTC_TIMESTAMP()) - INTERVAL (g DIV {per_window}) DAY + INTERVAL (g % {per_window}) MINUTE,"
