@@ -12,7 +12,7 @@ import pytest
 from conftest import run_cli
 from e2e import manifests, rivet_ok
 from engines import Engine, engine_fixture  # noqa: F401 - the `engine` fixture
-from test_time_window import ids_by_window
+from test_time_window import EDGES, WINDOWS, add, events, ids_by_window, window_config  # noqa: F401 - `events`
 
 DAYS = 21  # days_window 20: the 20 complete days before today, and today
 TODAY = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
@@ -110,3 +110,17 @@ def test_window_keys_with_a_gap_are_read_as_two_passes(engine: Engine, days: str
     assert f"3 windows {day_key(12)} … {day_key(10)} in one ordered read" in proc.stderr
     assert proc.stderr.count("in one ordered read") == 1  # the lone window is read on its own
     assert ids_by_window(tmp_path / "out") == {k: v for k, v in expected().items() if k in keys}
+
+
+@pytest.mark.parametrize("column", ["tz", "naive", "unix"])
+def test_rows_at_window_edges_are_split_into_the_window_holding_them(
+    engine: Engine,
+    events: str,  # noqa: F811 - test_time_window's fixture
+    tmp_path: Path,
+    column: str,
+) -> None:
+    add(engine, events, EDGES)
+    keys = [a for k in WINDOWS for a in ("--window", k)]
+    proc = rivet_ok("run", "-c", str(window_config(engine, tmp_path, events, column)), *keys)
+    assert "3 windows 2026-10-31 … 2026-11-02 in one ordered read" in proc.stderr
+    assert ids_by_window(tmp_path / "out") == WINDOWS
