@@ -24,6 +24,9 @@ from rivet_core.redact import forget_all
 PG_URL = os.environ.get("RIVET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MYSQL_URL = os.environ.get("RIVET_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 RIVET = [sys.executable, "-m", "rivet_core.cli"]
+# The suite starts hundreds of rivet and Dagster processes: let the first write the bytecode the rest reuse
+# (a machine with PYTHONDONTWRITEBYTECODE set would recompile every rivet module in each of them).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 @pytest.fixture(autouse=True)
