@@ -27,9 +27,11 @@ from rivet_core.pipeline.unit import Written
 from rivet_core.pipeline.window_pass import run_windows
 from rivet_core.pipeline.workers import run_slices
 from rivet_core.planning import Fence, Planner, late_commit_fence, stored_cursor
+from rivet_core.planning.key_columns import missing_key_columns
 from rivet_core.results import ExportResult
 from rivet_core.slices import Slice
 from rivet_core.sources.base import Snapshot
+from rivet_core.sources.types import ColumnPlan
 
 log = logging.getLogger("rivet")
 
@@ -44,6 +46,7 @@ def run_export(config: Config, name: str, options: RunOptions | None = None) -> 
 def execute(run: Run) -> ExportResult:
     """Run a prepared `Run` (plan/apply adjusts its options and warnings first)."""
     started, result = time.monotonic(), run.result
+    log.info("%s: tuning profile %s", run.export.name, run.tuning.profile_label)
     try:
         with run.leased():  # one writer per export unit, from before planning until state is written (docs/lease.md)
             commit.roll_forward(run.dest, run.export.name, only=run.owns)
@@ -61,8 +64,11 @@ def execute(run: Run) -> ExportResult:
             for written in deferred:  # non-checkpointed chunks: all visible together, or none
                 publish(run, written)
             run.checkpoints.finish()
+            if run.export.skip_empty and not result.units and result.status == "success":
+                result.status = "skipped"  # 0 rows and skip_empty: true, as 0.7.7 reports it (exit 0)
             if result.files:
                 run.state.save_schema(run.export.name, result.schema, dt.datetime.now(dt.UTC).isoformat())
+                check_shape(run)
     except ConfigError:
         result.status = "failed"
         raise
@@ -133,9 +139,14 @@ def snapshot_pass(run: Run) -> list[Written]:
     """Plan and write every slice inside one snapshot; returns the units whose commit is deferred.
 
     An incremental run first sets its late-commit fence (unwatched: its own wait is bounded by late_commit_wait_s),
-    so its snapshot is taken once the rows below it are in.
+    so its snapshot is taken once the rows below it are in; a chunked one looks its primary key up first (its own
+    connection: before the snapshot's, not beside it).
     """
-    fence = late_commit_fence(run.source, run.query, run.export) if run.export.mode == "incremental" else None
+    export, o = run.export, run.options
+    planner = Planner(run.config, export, run.source, run.query, now=run.now, windows=o.windows, chunks=o.chunks)
+    if export.mode == "chunked" and o.planned is None and run.checkpoints.resumed is None:
+        planner.chunk_column()
+    fence = fenced(run) if export.mode == "incremental" else None
     if fence is not None and fence.warning:
         run.warn(fence.warning)
     dog = run.watchdog
@@ -145,25 +156,26 @@ def snapshot_pass(run: Run) -> list[Written]:
             with dog.connecting(run.source, "opening the snapshot"):
                 snap = stack.enter_context(run.source.snapshot())
             dog.attach(snap)
-            return write_snapshot(run, snap, fence)
+            return write_snapshot(run, snap, planner, fence)
     except Exception:
         if dog.stalled is not None:  # whatever the cancelled statement or closed connection ended with
             raise dog.error() from None
         raise
 
 
-def write_snapshot(run: Run, snap: Snapshot, fence: Fence | None) -> list[Written]:
-    """Describe, check drift, plan (capped by the fence) and write every slice in `snap`."""
+def write_snapshot(run: Run, snap: Snapshot, planner: Planner, fence: Fence | None) -> list[Written]:
+    """Describe, check key columns and drift, plan (capped by the fence) and write every slice in `snap`."""
     export = run.export
     plans = snap.plan(run.query, run.overrides, f"exports[{export.name}]")
     run.result.schema = [
         {"name": p.name, "type": str(p.arrow_type), "source": p.source_type}
-        for p in meta_plans(plans, export.meta_columns)
+        for p in meta_plans(plans, export.meta_column_list)
     ]
+    require_key_columns(run, plans)
     if export.quality:
         check_columns(export.quality, [c["name"] for c in run.result.schema], f"exports[{export.name}]")
     check_drift(run)
-    slices = plan_slices(run, snap)
+    slices = plan_slices(run, snap, planner)
     if fence is not None:
         slices = fence.bound(slices)
     run.checkpoints.start(run.run_id, slices)
@@ -172,16 +184,42 @@ def write_snapshot(run: Run, snap: Snapshot, fence: Fence | None) -> list[Writte
     return run_slices(run, snap, slices, plans)
 
 
-def plan_slices(run: Run, snap: Snapshot) -> list[Slice]:
+def fenced(run: Run) -> Fence:
+    """The late-commit fence; when its MAX fails on a cursor column the query does not return, that config error."""
+    try:
+        return late_commit_fence(run.source, run.query, run.export)
+    except SourceError:
+        with run.source.snapshot() as snap:  # only on the error path: name the field, not the internal alias
+            require_key_columns(run, snap.plan(run.query, run.overrides, f"exports[{run.export.name}]"))
+        raise
+
+
+def require_key_columns(run: Run, plans: list[ColumnPlan]) -> None:
+    """A cursor / fallback / chunk / time column the query does not return is a ConfigError naming the field."""
+    names = [p.name for p in plans]
+    if missing := missing_key_columns(run.export, names, case_sensitive=run.source.engine == "postgres"):
+        raise ConfigError("; ".join(missing))
+
+
+def plan_slices(run: Run, snap: Snapshot, planner: Planner) -> list[Slice]:
     """The reviewed plan's slices (`rivet apply`), the resumed chunks (--resume), or the Planner's."""
     if run.options.planned is not None:
         return run.options.planned
     if run.checkpoints.resumed is not None:
         return run.checkpoints.resumed
-    o, export = run.options, run.export
-    planner = Planner(run.config, export, run.source, run.query, now=run.now, windows=o.windows, chunks=o.chunks)
+    export = run.export
     cursor = stored_cursor(export, run.dest, run.state) if export.mode == "incremental" else None
     return planner.plan(snap, cursor)
+
+
+def check_shape(run: Run) -> None:
+    """After a commit: warn about text/binary values grown past shape_drift_warn_factor, then store the longest."""
+    if run.shape is None or not run.shape.longest:
+        return
+    name = run.export.name
+    for warning in run.shape.drifted(run.state.shape(name)):
+        run.warn(warning)
+    run.state.save_shape(name, run.shape.longest, dt.datetime.now(dt.UTC).isoformat())
 
 
 def check_drift(run: Run) -> None:

@@ -39,6 +39,9 @@ _SCHEMA = [
         PRIMARY KEY (run_id, idx))""",
     """CREATE TABLE IF NOT EXISTS rivet_schemas (
         export TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, columns TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS rivet_shapes (
+        export TEXT NOT NULL, column_name TEXT NOT NULL, longest BIGINT NOT NULL, updated_at TEXT NOT NULL,
+        PRIMARY KEY (export, column_name))""",
 ]
 
 
@@ -99,7 +102,7 @@ class StateStore:
 
     def reset(self, export: str) -> None:
         with self._tx() as cur:
-            for table in ("rivet_cursors", "rivet_schemas"):
+            for table in ("rivet_cursors", "rivet_schemas", "rivet_shapes"):
                 cur.execute(self._sql(f"DELETE FROM {table} WHERE export = ?"), (export,))
 
     def record_files(
@@ -173,6 +176,23 @@ class StateStore:
         with self._tx() as cur:
             cur.execute(self._sql("DELETE FROM rivet_schemas WHERE export = ?"), (export,))
             cur.execute(self._sql("INSERT INTO rivet_schemas VALUES (?, ?, ?, ?)"), (export, fingerprint, text, now))
+
+    def shape(self, export: str) -> dict[str, int]:
+        """The longest value (bytes) committed so far per text/binary column of an export (shape drift)."""
+        with self._tx() as cur:
+            cur.execute(self._sql("SELECT column_name, longest FROM rivet_shapes WHERE export = ?"), (export,))
+            return {str(name): int(longest) for name, longest in cur.fetchall()}
+
+    def save_shape(self, export: str, longest: dict[str, int], now: str) -> None:
+        """Raise the stored longest values to `longest` where it is longer (never lowers them)."""
+        stored = self.shape(export)
+        with self._tx() as cur:
+            for name, length in longest.items():
+                if length > stored.get(name, -1):
+                    cur.execute(
+                        self._sql("DELETE FROM rivet_shapes WHERE export = ? AND column_name = ?"), (export, name)
+                    )
+                    cur.execute(self._sql("INSERT INTO rivet_shapes VALUES (?, ?, ?, ?)"), (export, name, length, now))
 
     # -- chunk checkpoints ------------------------------------------------------------------------------------
     def active_chunk_run(self, export: str) -> dict[str, Any] | None:

@@ -20,21 +20,19 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rivet_core.config import ExportConfig
+from rivet_core.config.output import DEFAULT_ROW_GROUP_MB
 from rivet_core.destinations.base import Sink
 from rivet_core.errors import RivetError
 
 if TYPE_CHECKING:
     import polars as pl
 
-# Parquet codec names per config `compression` value, and levels per `compression_profile`.
+# Parquet codec names per config `compression` value.
 _PARQUET_CODECS = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "lz4": "lz4", "none": "none"}
 # What an encoder raises on a value it cannot write (besides a Rust panic and Polars' errors); I/O errors are the
 # destination's. Polars is imported by the CSV writer only (start-up: a Parquet run never loads it).
 _ENCODE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 _Tabular = TypeVar("_Tabular", pa.RecordBatch, pa.Table)
-PROFILE_LEVELS = {"fast": 1, "balanced": 3, "compact": 9}  # compression_profile → codec level
-DEFAULT_ROW_GROUP_ROWS = 122_880
-DEFAULT_ROW_GROUP_MB = 32
 
 
 class HashingSink:
@@ -90,7 +88,7 @@ class FormatOptions:
     compression: str = "zstd"
     compression_level: int | None = None
     row_group_rows: int | None = None
-    row_group_bytes: int = DEFAULT_ROW_GROUP_MB << 20
+    row_group_bytes: int | None = DEFAULT_ROW_GROUP_MB << 20
     max_file_size: int | None = None
 
     @property
@@ -101,24 +99,15 @@ class FormatOptions:
 
 
 def format_options(export: ExportConfig) -> FormatOptions:
-    """Writer options from an export's config (CSV is compressed only when `compression` is set explicitly)."""
-    compression = export.compression if export.compression_profile != "none" else "none"
-    if export.format == "csv" and "compression" not in export.model_fields_set:
-        compression = "none"
-    level = export.compression_level
-    if level is None and compression in ("zstd", "gzip", "lz4"):
-        level = PROFILE_LEVELS.get(export.compression_profile or "")
-    parquet = export.parquet
-    fixed_rows = parquet is not None and parquet.row_group_strategy == "fixed_rows"
-    rows = ((parquet.row_group_rows if parquet else None) or DEFAULT_ROW_GROUP_ROWS) if fixed_rows else None
-    mb = (parquet.target_row_group_mb if parquet else None) or DEFAULT_ROW_GROUP_MB
-    if parquet and parquet.max_row_group_mb:
-        mb = min(mb, parquet.max_row_group_mb)
-    group_bytes = mb << 20
+    """Writer options from an export's config: codec and level as `ExportConfig.compression_choice` resolves them
+    (a profile wins), row groups as `ExportConfig.row_groups` (fixed_rows counts rows only)."""
+    choice = export.compression_choice
+    sizing = export.row_groups
+    group_bytes = sizing.bytes
     limit = export.max_file_size_bytes
-    if limit:
-        group_bytes = min(group_bytes, max(1 << 20, limit // 2))
-    return FormatOptions(export.format, compression, level, rows, group_bytes, limit)
+    if limit:  # a part stays near its limit: a row group closes at half of it in every strategy
+        group_bytes = min(group_bytes or limit, max(1 << 20, limit // 2))
+    return FormatOptions(export.format, choice.codec, choice.level, sizing.rows, group_bytes, limit)
 
 
 class PartWriter(Protocol):
@@ -145,7 +134,8 @@ class ParquetPart:
         self._pending_rows += batch.num_rows
         self._pending_bytes += batch.nbytes
         rows_full = self.options.row_group_rows is not None and self._pending_rows >= self.options.row_group_rows
-        if rows_full or self._pending_bytes >= self.options.row_group_bytes:
+        bytes_full = self.options.row_group_bytes is not None and self._pending_bytes >= self.options.row_group_bytes
+        if rows_full or bytes_full:
             self.flush()
 
     def flush(self) -> None:
@@ -223,13 +213,18 @@ def decimal_text(values: pa.Array | pa.ChunkedArray, scale: int) -> pa.Array | p
 
 def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """Columns CSV cannot hold natively, as text: timestamps ISO-8601 with µs, lists as JSON, binary as hex,
-    durations as MySQL writes a TIME (`-838:59:59.000000`)."""
+    durations as MySQL writes a TIME (`-838:59:59.000000`), floats as 0.7.7 writes them (`float_text`)."""
     import polars as pl
 
-    exprs = []
+    from rivet_core.float_text import float_column  # Polars-based: loaded with the CSV writer only
+
+    exprs: list[pl.Expr | pl.Series] = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
-        if isinstance(dtype, pl.Duration):
+        if dtype in (pl.Float32, pl.Float64):
+            if (text := float_column(frame.get_column(name))) is not None:
+                exprs.append(text)
+        elif isinstance(dtype, pl.Duration):
             exprs.append(_duration_text(col).alias(name))
         elif isinstance(dtype, pl.Datetime):
             fmt = "%Y-%m-%dT%H:%M:%S%.6f" + ("%:z" if dtype.time_zone else "")
@@ -265,9 +260,15 @@ def _encoder_failed(exc: BaseException) -> bool:
     return polars_error or isinstance(exc, _ENCODE_ERRORS) or type(exc).__name__ == "PanicException"
 
 
+def part_key(stem: str, extension: str, index: int | None) -> str:
+    """A part's final name: `<stem>.<ext>` alone, `<stem>_part<index>.<ext>` when the output has several."""
+    return f"{stem}.{extension}" if index is None else f"{stem}_part{index}.{extension}"
+
+
 @dataclass
 class RollingWriter:
-    """Writes a stream of batches into parts `<stem>.<ext>`, `<stem>_part2.<ext>`, … rolled at max_file_size.
+    """Writes a stream of batches into `<stem>.<ext>`, or `<stem>_part0.<ext>`, `<stem>_part1.<ext>`, … when
+    max_file_size rolls it into more than one part (0-based, as rivet-cli 0.7.7 names them).
 
     `open_sink(name)` returns (temp key, file object) for a part's final name; sizes are estimated from the
     compression ratio seen so far, so a part exceeds `max_file_size` by at most one row group.
@@ -312,9 +313,10 @@ class RollingWriter:
         return written + (self._part.pending_bytes + batch.nbytes) * ratio > limit
 
     def _open(self) -> None:
-        index = len(self.parts) + 1
-        suffix = "" if index == 1 else f"_part{index}"
-        self._final_key = f"{self.stem}{suffix}.{self.options.extension}"
+        index = len(self.parts)
+        if index == 1:  # a second part: the first one's final name becomes `_part0` too (0.7.7's naming)
+            self.parts[0].final_key = part_key(self.stem, self.options.extension, 0)
+        self._final_key = part_key(self.stem, self.options.extension, index if index else None)
         self._temp_key, raw = self.open_sink(self._final_key)
         sink = HashingSink(raw)
         cls = ParquetPart if self.options.format == "parquet" else CsvPart

@@ -80,8 +80,7 @@ def test_sparse_ids_every_row_once_with_at_most_parallel_plus_one_connections(
 ) -> None:
     tuning = {"profile": "fast", "batch_size": 100, "throttle_ms": 30}  # slow enough to watch the connections
     export = {"name": "ck", "table": gappy, "mode": "chunked", "chunk_size": 250, "parallel": parallel}
-    key = {} if engine.kind == "postgres" else {"chunk_column": "id"}  # postgres takes it from the primary key
-    config = engine.config(tmp_path, {**export, **key, "tuning": tuning})
+    config = engine.config(tmp_path, {**export, "tuning": tuning})  # no chunk_column: the primary key (as 0.7.7)
     log = tmp_path / "stderr.log"
     with log.open("w") as err:
         proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], stderr=err)
@@ -94,8 +93,7 @@ def test_sparse_ids_every_row_once_with_at_most_parallel_plus_one_connections(
     assert peak <= parallel + control  # one connection per worker, never more
     assert peak >= min(parallel, 2) + control  # the poll saw the readers (overlapping when parallel)
 
-    if engine.kind == "postgres":
-        assert "chunk_column not set; using the primary key column id" in stderr
+    assert "WARNING ck: chunk_column not set; using the primary key column id" in stderr
     assert "sparse key id" in stderr
     files = data_files(tmp_path / "out")
     suffixes = sorted(f.name.rsplit("_chunk", 1)[1].removesuffix(".parquet") for f in files)

@@ -16,6 +16,8 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import xxhash
+import yaml
 from conftest import PG_URL, RIVET, run_cli
 from e2e import data_files, export_config, kill_run_when, manifests, read_parquet, rivet_ok, run_json, state_show
 
@@ -242,10 +244,8 @@ def test_max_file_size_rolls_into_readable_parts_that_add_up(big_table: str, tmp
     summary = run_json(export_config(tmp_path, {"name": "roll", "query": query, "max_file_size": "1MB"}))
     files = sorted(data_files(tmp_path / "out"), key=lambda f: (len(f.name), f.name))  # _part10 after _part9
     assert len(files) >= 3, [f.stat().st_size for f in files]
-    stem = files[0].name.removesuffix(".parquet")
-    assert [f.name for f in files] == [f"{stem}.parquet"] + [
-        f"{stem}_part{i}.parquet" for i in range(2, len(files) + 1)
-    ]
+    stem = files[0].name.removesuffix("_part0.parquet")
+    assert [f.name for f in files] == [f"{stem}_part{i}.parquet" for i in range(len(files))]  # 0-based, as 0.7.7
     assert sum(pq.ParquetFile(f).metadata.num_rows for f in files) == 200000 == summary["rows"]
     assert all(f.stat().st_size <= limit * 1.25 for f in files), [f.stat().st_size for f in files]
     assert exported_ids(tmp_path / "out") == list(range(1, 200001))
@@ -255,23 +255,22 @@ def test_max_file_size_rolls_into_readable_parts_that_add_up(big_table: str, tmp
 
 def test_skip_empty_writes_nothing_for_zero_rows(pg: Any, events: str, tmp_path: Path) -> None:
     summary = run_json(export_config(tmp_path, {"name": "ev", "table": events, "skip_empty": True}))
-    assert summary["status"] == "success" and summary["rows"] == 0
+    assert summary["status"] == "skipped" and summary["rows"] == 0  # as 0.7.7 reports it; exit 0
     assert not (tmp_path / "out").exists() or not any(p.is_file() for p in (tmp_path / "out").rglob("*"))
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
-def test_full_export_of_an_empty_table_writes_one_file_with_the_schema(events: str, tmp_path: Path, fmt: str) -> None:
+def test_an_empty_source_without_skip_empty_commits_a_unit_of_no_files(events: str, tmp_path: Path, fmt: str) -> None:
+    """0.7.7: `skip_empty: false` on 0 rows writes no data file, but a zero-part manifest and `_SUCCESS`."""
     summary = run_json(export_config(tmp_path, {"name": "ev", "table": events, "format": fmt, "skip_empty": False}))
-    (path,) = data_files(tmp_path / "out", fmt)
-    assert summary["rows"] == 0 and summary["files"] == [str(path)]
+    assert (summary["status"], summary["rows"], summary["files"]) == ("success", 0, [])
+    assert data_files(tmp_path / "out", fmt) == []
+    (manifest,) = manifests(tmp_path / "out", "ev")
+    assert (manifest["row_count"], manifest["parts"]) == (0, [])
     names = ["id", "seq", "name", "amount", "created_at", "updated_at", "day", "flag"]
-    if fmt == "csv":
-        assert path.read_text() == ",".join(names) + "\n"
-    else:
-        table = pq.read_table(path)
-        assert table.num_rows == 0 and table.column_names == names
-        assert table.schema.field("amount").type == pa.decimal128(12, 2)
-    assert len(manifests(tmp_path / "out", "ev")) == 1
+    assert [column["name"] for column in manifest["schema"]] == names  # the schema is still recorded
+    (success,) = (tmp_path / "out" / "_rivet" / "ev" / "units").glob("*/_SUCCESS")
+    assert success.parent.name == manifest["unit_id"]
 
 
 def test_meta_columns(pg: Any, events: str, tmp_path: Path) -> None:
@@ -287,12 +286,17 @@ def test_meta_columns(pg: Any, events: str, tmp_path: Path) -> None:
     finished = dt.datetime.now(dt.UTC)
     table = read_parquet(tmp_path / "out").sort_by("id")
     assert table.schema.field("_rivet_exported_at").type == pa.timestamp("us", tz="UTC")
-    assert table.schema.field("_rivet_row_hash").type == pa.uint64()
+    assert table.schema.field("_rivet_row_hash").type == pa.int64()  # as 0.7.7
     assert table.column_names[-2:] == ["_rivet_exported_at", "_rivet_row_hash"]
     (stamp,) = set(table.column("_rivet_exported_at").to_pylist())
     assert started - dt.timedelta(seconds=1) <= stamp <= finished
     hashes = table.column("_rivet_row_hash").to_pylist()
     assert None not in hashes and len(set(hashes)) == 21
+    # 0.7.7's hash: xxh3-128's low 64 bits over the values' text joined by 0x1f (signed)
+    text = b"\x1f".join([b"1", b"10", b"name 1", b"1.25", *[b"2026-01-01T01:00:00.000000+00:00"] * 2,
+                          b"2026-01-01", b"false"])  # fmt: skip
+    low = xxhash.xxh3_128_intdigest(text) & (2**64 - 1)
+    assert hashes[0] == (low - 2**64 if low >= 2**63 else low)
     run_json(config)  # the same rows hash the same in the next run
     again = {r["id"]: r["_rivet_row_hash"] for r in read_parquet(tmp_path / "out").to_pylist()}
     assert [again[i] for i in range(1, 22)] == hashes
@@ -377,3 +381,48 @@ def test_file_naming_is_export_and_utc_timestamp(pg: Any, events: str, tmp_path:
     assert match, path.name
     stamp = dt.datetime.strptime(match.group(1), "%Y%m%d_%H%M%S").replace(tzinfo=dt.UTC)
     assert before <= stamp <= after
+
+
+def test_shape_drift_warns_when_a_text_column_grows_past_the_factor(pg: Any, events: str, tmp_path: Path) -> None:
+    """0.7.7's shape_drift_warn_factor (default 2): the longest text value against the longest stored."""
+    add_events(pg, events, range(1, 11))  # names up to 7 bytes ('name 10')
+    config = export_config(tmp_path, {"name": "ev", "table": events})
+    assert run_json(config)["warnings"] == []  # nothing stored yet: nothing to compare with
+    pg.execute(f"UPDATE {events} SET name = repeat('x', 14) WHERE id = 1")  # exactly 2x: not past it
+    assert run_json(config)["warnings"] == []
+    pg.execute(f"UPDATE {events} SET name = repeat('é', 15) WHERE id = 2")  # 30 bytes > 2 x 14
+    warned = run_cli("run", "-c", str(config), "--json", cwd=tmp_path)
+    assert warned.returncode == 0, warned.stderr
+    (summary,) = json.loads(warned.stdout)["exports"]
+    message = "shape drift: column name's longest value is 30 bytes, over 2x the stored longest (14 bytes)"
+    assert summary["warnings"] == [message] and message in warned.stderr
+    assert run_json(config)["warnings"] == []  # 30 is the stored longest now: one spike warns once
+    off = export_config(tmp_path, {"name": "ev", "table": events, "shape_drift_warn_factor": 0}, name="off.yaml")
+    pg.execute(f"UPDATE {events} SET name = repeat('y', 500) WHERE id = 3")
+    assert run_json(off)["warnings"] == []  # 0 turns it off
+
+
+def test_compression_profile_decides_the_codec_over_compression(pg: Any, events: str, tmp_path: Path) -> None:
+    add_events(pg, events, range(1, 11))
+    export = {"name": "ev", "table": events, "compression": "gzip", "compression_level": 9,
+              "compression_profile": "fast"}  # fmt: skip
+    summary = run_json(export_config(tmp_path, export))
+    (path,) = data_files(tmp_path / "out")
+    meta = pq.ParquetFile(path).metadata
+    assert {meta.row_group(0).column(i).compression for i in range(meta.num_columns)} == {"SNAPPY"}  # as 0.7.7
+    (manifest,) = manifests(tmp_path / "out", "ev")
+    assert manifest["compression"] == "snappy" and summary["rows"] == 10
+
+
+def test_the_tuning_profile_and_what_chose_it_are_reported(events: str, tmp_path: Path) -> None:
+    config = export_config(tmp_path, {"name": "ev", "table": events})
+    doc = yaml.safe_load(config.read_text())
+    doc["source"]["environment"] = "local"
+    config.write_text(yaml.safe_dump(doc))
+    run = run_cli("run", "-c", str(config), cwd=tmp_path)
+    assert run.returncode == 0 and "ev: tuning profile fast (from source.environment)" in run.stderr, run.stderr
+    check = run_cli("check", "-c", str(config), cwd=tmp_path)
+    assert "tuning: profile fast (from source.environment)" in check.stdout, check.stdout
+    doc["exports"][0]["tuning"] = {"profile": "safe"}
+    config.write_text(yaml.safe_dump(doc))
+    assert "ev: tuning profile safe (from tuning.profile)" in run_cli("run", "-c", str(config), cwd=tmp_path).stderr

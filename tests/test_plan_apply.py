@@ -65,18 +65,36 @@ def test_chunked_plan_replays_exactly_the_planned_ranges(pg: Any, events: str, t
     config = export_config(project, {"name": "ev", "table": events, "mode": "chunked", "chunk_size": 100})
     doc = plan(config, elsewhere / "plan.json")
     (entry,) = doc["exports"]
-    assert [(s["lo"], s["hi"]) for s in entry["slices"]] == [(0, 99), (100, 199), (200, 299)]
+    # aligned ranges; the last one ends at the planned maximum, not at its aligned end 299
+    assert [(s["lo"], s["hi"]) for s in entry["slices"]] == [(0, 99), (100, 199), (200, 250)]
     assert all(s["types"] == {"lo": "int", "hi": "int"} for s in entry["slices"])  # typed: apply binds ints
     assert doc["config_path"] == str(config.resolve()) and entry["row_estimate"] is not None
-    add(pg, events, 251, 900)  # beyond the planned max: a re-plan would add chunks 300..899
+    add(pg, events, 251, 900)  # beyond the planned max: a re-plan would read them, the plan does not
     pg.execute(f"DELETE FROM {events} WHERE id < 50")  # and a new MIN would not matter either
     config.unlink()  # apply never reads the config again
     result = summary(apply(elsewhere / "plan.json", cwd=elsewhere))
-    assert result["status"] == "success" and result["rows"] == 250
-    assert [(s["lo"], s["hi"]) for s in result["slices"]] == [(0, 99), (100, 199), (200, 299)]
-    assert ids(project / "out") == list(range(50, 300))  # the planned ranges, including rows added inside them
+    assert result["status"] == "success" and result["rows"] == 201
+    assert [(s["lo"], s["hi"]) for s in result["slices"]] == [(0, 99), (100, 199), (200, 250)]
+    assert ids(project / "out") == list(range(50, 251))  # exactly the planned ranges
     assert (project / ".rivet_state.db").exists()  # state next to the original config
     assert not (elsewhere / ".rivet_state.db").exists() and not (elsewhere / "out").exists()
+
+
+def test_a_day_chunked_plan_ends_at_the_planned_maximum(pg: Any, table_name: str, tmp_path: Path) -> None:
+    pg.execute(f"CREATE TABLE {table_name} (id int PRIMARY KEY, at timestamptz NOT NULL)")
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    insert = f"INSERT INTO {table_name} SELECT g, %s + g * interval '1 hour' FROM generate_series(%s::int, %s::int) g"
+    pg.execute(insert, (start, 0, 29))  # up to 2026-01-02 05:00
+    try:
+        export = {"name": "bd", "table": table_name, "mode": "chunked", "chunk_column": "at", "chunk_by_days": 1}
+        doc = plan(export_config(tmp_path, export), tmp_path / "plan.json")
+        last = doc["exports"][0]["slices"][-1]
+        assert (last["hi"], last["hi_inclusive"]) == ("2026-01-02T05:00:00+00:00", True)
+        pg.execute(insert, (start, 30, 40))  # later the same day: not in the plan
+        result = summary(apply(tmp_path / "plan.json", cwd=tmp_path))
+        assert result["rows"] == 30 and ids(tmp_path / "out") == list(range(30))
+    finally:
+        pg.execute(f"DROP TABLE {table_name}")
 
 
 def test_plan_age_warns_refuses_and_force_runs(events: str, tmp_path: Path) -> None:
@@ -180,7 +198,7 @@ def test_plan_pretty_output(events: str, tmp_path: Path) -> None:
     config = export_config(tmp_path, {"name": "ev", "table": events, "mode": "chunked", "chunk_size": 100})
     proc = run_cli("plan", "-c", str(config), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "ev (chunked): 3 slice(s)" in proc.stdout and "chunk2: 200 <= id <= 299" in proc.stdout
+    assert "ev (chunked): 3 slice(s)" in proc.stdout and "chunk2: 200 <= id <= 250" in proc.stdout
     as_json = run_cli("plan", "-c", str(config), "--format", "json", cwd=tmp_path)
     assert json.loads(as_json.stdout)["kind"] == "rivet-plan"
 

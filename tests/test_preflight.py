@@ -202,6 +202,52 @@ def test_check_verdict_follows_the_cursor_index(pg: Any, events: str, tmp_path: 
 
 
 @pytest.mark.pg
+def test_check_of_a_full_export_on_a_table_without_any_index_claims_no_index(pg: Any, table_name: str,
+                                                                            tmp_path: Path) -> None:  # fmt: skip
+    pg.execute(f"CREATE TABLE {table_name} (id int, name text)")
+    try:
+        pg.execute(f"ANALYZE {table_name}")
+        (report,) = check_json(export_config(tmp_path, {"name": "plain", "table": table_name}))
+        assert report["verdict"] == "efficient" and report["key"] is None
+        assert report["reasons"] == ["no key column (one pass over the query), row estimate from statistics, "
+                                     "connections to spare"]  # fmt: skip
+        assert not any("indexed" in reason for reason in report["reasons"])
+    finally:
+        pg.execute(f"DROP TABLE {table_name}")
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize(
+    ("export", "field"),
+    [
+        ({"mode": "incremental", "cursor_column": "modified_at"}, "cursor_column"),
+        (
+            {
+                "mode": "incremental",
+                "cursor_column": "seq",
+                "incremental_cursor_mode": "coalesce",
+                "cursor_fallback_column": "modified_at",
+            },
+            "cursor_fallback_column",
+        ),
+        ({"mode": "chunked", "chunk_column": "modified_at"}, "chunk_column"),
+        ({"mode": "time_window", "time_column": "modified_at"}, "time_column"),
+    ],
+)
+def test_a_key_column_that_does_not_exist_fails_check_and_run_naming_the_field(
+    events: str, tmp_path: Path, export: dict[str, Any], field: str
+) -> None:
+    config = export_config(tmp_path, {"name": "ev", "table": events, "columns": {"amount": "decimal(20,2)"}, **export})
+    (report,) = check_json(config, code=1)
+    expected = f"exports[ev].{field}: column 'modified_at' is not among the export's columns (id, seq, amount,"
+    assert report["errors"][0].startswith(expected) and report["key"] is None
+    proc = run_cli("run", "-c", str(config), cwd=tmp_path)
+    assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+    assert "_rivet_q" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.parquet"))
+
+
+@pytest.mark.pg
 def test_check_unsafe_when_a_large_production_table_has_no_index(pg: Any, events: str, tmp_path: Path) -> None:
     """The planner's statistics say 5M rows (set directly: the verdict reads pg_class, not the table)."""
     pg.execute(f"UPDATE pg_class SET reltuples = 5000000 WHERE oid = '{events}'::regclass")
@@ -327,5 +373,16 @@ def test_check_mysql_index_and_estimate(mysql: Any, table_name: str, tmp_path: P
         cur.execute(f"CREATE INDEX seq_idx ON {table_name} (seq)")
         (after,) = check_json(config)
         assert after["key"]["indexed"] is True and after["verdict"] == "efficient"
+        assert after["reasons"] == ["cursor_column seq indexed, row estimate from statistics, connections to spare"]
+        doc = yaml.safe_load(config.read_text())
+        doc["exports"][0]["cursor_column"] = "SEQ"  # MySQL names match in any case
+        config.write_text(yaml.safe_dump(doc))
+        assert check_json(config)[0]["errors"] == []
+        doc["exports"][0]["cursor_column"] = "modified_at"
+        config.write_text(yaml.safe_dump(doc))
+        (missing,) = check_json(config, code=1)
+        assert missing["errors"] == [
+            "exports[ev].cursor_column: column 'modified_at' is not among the export's columns (id, seq, note)"
+        ]
     finally:
         cur.execute(f"DROP TABLE {table_name}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -77,15 +76,13 @@ def param_env(params: tuple[str, ...]) -> dict[str, str]:
 def load(config: str, params: tuple[str, ...] = ()) -> Config:
     """The config at `config`, with `--param KEY=VALUE` values over the environment for `${KEY}`.
 
-    A `--param` the config never references (`${KEY}`) is warned about: it is most likely a typo.
+    A `--param` the config never references (`${KEY}`) is warned about, as 0.7.7 does: it is most likely a typo.
     """
     from rivet_core.config import load_config
 
-    cfg = load_config(config, param_env(params))
-    text = cfg.path.read_text(encoding="utf-8") if cfg.path else ""
-    for key in dict.fromkeys(item.partition("=")[0] for item in params):
-        if not re.search(r"\$\{" + re.escape(key) + r"\}", text):
-            log.warning("--param %s is not used: %s has no ${%s}", key, config, key)
+    cfg = load_config(config, params=params)
+    for key in cfg.unused_params:
+        log.warning("--param %s is not used: no value of %s reads ${%s}", key, config, key)
     return cfg
 
 

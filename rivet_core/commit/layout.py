@@ -91,9 +91,9 @@ def frames_stem(prefix: str, name: str, now: dt.datetime, run_id: str) -> str:
 
 
 def free_stem(stem: str, extension: str, exists: Callable[[str], bool]) -> str:
-    """`stem`, or `stem_2`, `stem_3`, … : never the name of an existing data file."""
+    """`stem`, or `stem_2`, `stem_3`, … : never the name of an existing data file (one part or the first of many)."""
     candidate, n = stem, 1
-    while exists(f"{candidate}.{extension}"):
+    while exists(f"{candidate}.{extension}") or exists(f"{candidate}_part0.{extension}"):
         n += 1
         candidate = f"{stem}_{n}"
     return candidate

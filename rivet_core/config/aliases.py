@@ -37,9 +37,5 @@ SlackEvent = Literal["failure", "schema_change", "degraded", "success"]
 # URL schemes accepted for each `source.type` (the first is the one rivet writes for structured sources).
 URL_SCHEMES: dict[str, tuple[str, ...]] = {"postgres": ("postgresql", "postgres"), "mysql": ("mysql", "mariadb")}
 
-# Source types whose `table:` chunked exports may omit `chunk_column` (taken from the primary key). rivet-cli 0.7.7
-# resolves it on mysql too; add "mysql" here once the MySQL source resolves a single-integer primary key.
-PK_AUTO_CHUNK_SOURCES: tuple[str, ...] = ("postgres",)
-
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 DESTINATION_TYPES: tuple[str, ...] = get_args(DestinationType)

@@ -97,7 +97,7 @@ class ExportConfig(ConfigModel):
     )
     # chunked
     chunk_column: str | None = Field(
-        default=None, description="chunked: range column; default the single-column primary key (postgres table:)."
+        default=None, description="chunked: range column; default the single-column primary key (table: exports)."
     )
     chunk_size: StrictInt | None = Field(
         default=None,
@@ -153,7 +153,11 @@ class ExportConfig(ConfigModel):
         default=None, description="Preset of codec and level; overrides compression and compression_level."
     )
     parquet: ParquetOptions | None = Field(default=None, description="Parquet row-group sizing.")
-    skip_empty: StrictBool = Field(default=False, description="0 rows: record the run as skipped, write no manifest.")
+    skip_empty: StrictBool = Field(
+        default=False,
+        description="0 rows: true = status skipped, nothing committed; false = no data file, but full / time_window "
+        "commit a zero-part manifest and _SUCCESS (as 0.7.7).",
+    )
     max_file_size: StrictInt | str | None = Field(
         default=None, description="Split output into parts of at most this size, e.g. 256MB (1B..1TB)."
     )
@@ -169,10 +173,8 @@ class ExportConfig(ConfigModel):
     shape_drift_warn_factor: StrictFloat | None = Field(
         default=None,
         le=1_000_000,
-        description=pending(
-            f"Warn when a text/binary column's longest value grows past this many times the stored "
-            f"longest (default {DEFAULT_SHAPE_DRIFT_FACTOR}; 0 or less = off)."
-        ),
+        description=f"Warn when a text/binary column's longest value (bytes) grows past this many times the "
+        f"longest stored (default {DEFAULT_SHAPE_DRIFT_FACTOR}; 0 or less = off; not in chunked mode, as 0.7.7).",
     )
     source_group: str | None = Field(
         default=None, min_length=1, description=pending("Capacity group label, used by plan prioritization only.")

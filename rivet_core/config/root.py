@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from rivet_core.config.aliases import PK_AUTO_CHUNK_SOURCES, ParallelMode
+from rivet_core.config.aliases import ParallelMode
 from rivet_core.config.base import ConfigModel, Problem, StrictBool, rule_error
 from rivet_core.config.dagster import DagsterConfig
 from rivet_core.config.export import ExportConfig
@@ -58,13 +58,12 @@ class Config(ConfigModel):
                     )
                 )
             seen.setdefault(export.name, i)
-            auto_chunk = export.table is not None and self.source.type in PK_AUTO_CHUNK_SOURCES
-            if export.mode == "chunked" and not export.chunk_column and not auto_chunk:
+            if export.mode == "chunked" and not export.chunk_column and export.table is None:
                 problems.append(
                     (
                         ("exports", i, "chunk_column"),
-                        "required for mode: chunked (taken from the primary key automatically only for "
-                        f"`table:` exports on {' / '.join(PK_AUTO_CHUNK_SOURCES)})",
+                        "required for mode: chunked with query / query_file (a `table:` export takes it from the "
+                        "single-column primary key)",
                     )
                 )
             problems += _batch_sizing_clash(self.source.tuning, export.tuning, i)

@@ -154,6 +154,12 @@ class Tuning:
     profile_origin: ProfileOrigin = field(default="default", compare=False, metadata={"yaml": False})
     """Where `profile` came from: `explicit` (a tuning.profile), `environment` (source.environment), `default`."""
 
+    @property
+    def profile_label(self) -> str:
+        """The profile and the key that chose it, e.g. `fast (from source.environment)`, for logs and `rivet check`."""
+        source = {"explicit": "tuning.profile", "environment": "source.environment", "default": "default"}
+        return f"{self.profile} (from {source[self.profile_origin]})"
+
 
 def _optional_fields() -> dict[str, Any]:
     """Every `Tuning` field as an optional, described, bounded (and strict, for ints) pydantic field."""

@@ -28,6 +28,7 @@ from rivet_core.lease import (
     state_backend,
 )
 from rivet_core.pipeline.prefetch import Meter
+from rivet_core.pipeline.shape import ShapeTracker
 from rivet_core.pipeline.stall import Watchdog
 from rivet_core.planning import (
     WINDOW_FORMATS,
@@ -100,6 +101,8 @@ class Run:
         fingerprint = plan_fingerprint(export, self.result.query)
         self.checkpoints = Checkpoints(export, self.state, enabled=checkpointed, fingerprint=fingerprint)
         self.run_tracker = QualityTracker(export.quality) if export.quality and export.mode == "chunked" else None
+        factor = export.shape_drift_factor
+        self.shape = ShapeTracker(factor) if factor is not None and export.mode != "chunked" else None
         self.lease: Leases | None = None
         self.partitions = self._partitions()
 

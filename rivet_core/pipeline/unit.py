@@ -46,7 +46,8 @@ class Written:
 
 
 def write_unit(run: Run, snap: Snapshot, slc: Slice, plans: list[ColumnPlan]) -> Written | None:
-    """Stream one slice into temp parts and decide its gates; None when it holds no rows to write."""
+    """Stream one slice into temp parts and decide its gates; None when it holds no rows and nothing is committed
+    for that (`skip_empty: true`, no new incremental rows, an empty chunk)."""
     with read(run, snap, slc, plans) as batches:
         return write_batches(run, snap, slc, plans, batches)
 
@@ -67,7 +68,7 @@ def write_batches(
     started = time.monotonic()
     export, dest = run.export, run.dest
     unit = run.layout.unit(commit.unit_id(run.now, run.run_id, slc))
-    schema = target_schema(meta_plans(plans, export.meta_columns))
+    schema = target_schema(meta_plans(plans, export.meta_column_list))
     tracker = run.unit_tracker()
     commit.claim(dest, unit)
     writer = RollingWriter(
@@ -83,11 +84,13 @@ def write_batches(
                 last_key = key_of_last_row(batch, slc)
             if tracker:
                 tracker.observe(batch)
-            for piece in cap.fit(with_meta(batch, export.meta_columns, run.now)):
+            if run.shape:
+                run.shape.observe(batch)
+            for piece in cap.fit(with_meta(batch, export.meta_column_list, run.now)):
                 writer.write(piece)
                 run.progress(piece.num_rows)
             run.meter.sample()
-        parts = writer.finish(not export.skip_empty and export.mode in ("full", "time_window"))
+        parts = writer.finish(False)  # 0 rows: no data file, in every mode (as 0.7.7)
         reconciled = reconcile_gate(snap, run.query, slc, writer.rows) if run.options.reconcile else None
         unit_gates = tracker.evaluate() if tracker and tracker is not run.run_tracker else []
         run.decide(unit_gates + ([reconciled] if reconciled else []))
@@ -97,10 +100,12 @@ def write_batches(
         raise
     with run.lock:
         run.result.slices.append(slc)
-    if not parts:
+    if not parts and (export.skip_empty or export.mode not in ("full", "time_window")):
         log.info("%s: no rows in %s; nothing written", export.name, slc.key)
         commit.discard(dest, unit, [])
         return None
+    if not parts:  # skip_empty: false, full / time_window: a unit of zero parts, manifest and _SUCCESS (0.7.7)
+        log.info("%s: no data to export in %s; committing an empty unit", export.name, slc.key)
     manifest = manifest_of(run, slc, last_key, schema)
     return Written(unit, parts, manifest, "match" if reconciled else None, writer.rows, time.monotonic() - started)
 

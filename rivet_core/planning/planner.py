@@ -52,6 +52,7 @@ class Planner:
         self.config, self.export, self.source, self.query = config, export, source, query
         self.now = now or dt.datetime.now(dt.UTC)
         self.windows, self.chunks = windows, chunks
+        self._chunk_column = export.chunk_column  # or the primary key, looked up once
 
     def plan(self, snap: Snapshot, cursor: Any = None) -> list[Slice]:
         """The units of this run (incremental: after `cursor`, the stored cursor the caller recovered)."""
@@ -72,10 +73,10 @@ class Planner:
         return [s for s in slices if chunk_key(s.lo) in wanted]
 
     def chunk_column(self) -> str:
-        """`chunk_column`, or the single-column primary key of a `table:` export (logged)."""
+        """`chunk_column`, or the single-column primary key of a `table:` export (looked up once, warned)."""
         e = self.export
-        if e.chunk_column:
-            return e.chunk_column
+        if self._chunk_column:
+            return self._chunk_column
         assert e.source_table is not None
         pk = self.source.primary_key(e.source_table)
         if len(pk) != 1:
@@ -83,7 +84,8 @@ class Planner:
                 f"exports[{e.name}].chunk_column: not set and {e.table} has no single-column primary key "
                 f"(found: {pk or 'none'}); set chunk_column"
             )
-        log.info("%s: chunk_column not set; using the primary key column %s", e.name, pk[0])
+        log.warning("%s: chunk_column not set; using the primary key column %s", e.name, pk[0])
+        self._chunk_column = pk[0]
         return pk[0]
 
     def chunk_plan(self, snap: Snapshot) -> list[Slice]:
@@ -99,8 +101,8 @@ class Planner:
 
         size = chunk_size(e, self.source)
         if e.chunk_by_days:
-            ranges = day_ranges(lo, hi, e.chunk_by_days, seek)
-            return [chunk_slice(column, i, first, end, False) for i, (first, end) in enumerate(ranges)]
+            days = day_ranges(lo, hi, e.chunk_by_days, seek)
+            return [chunk_slice(column, i, first, end, inclusive) for i, (first, end, inclusive) in enumerate(days)]
         if e.chunk_dense:
             ranges = dense_ranges(lo, hi, size, lambda start, n: sql.key_at(snap, query, column, start, n), seek)
         elif not isinstance(lo, int):

@@ -26,7 +26,8 @@ def chunk_key(lo: Any) -> str:
 
 
 def aligned_ranges(lo: int, hi: int, size: int, seek: Seek) -> list[tuple[int, int]]:
-    """Inclusive ranges of width `size`, aligned to multiples of it, covering [lo, hi].
+    """Inclusive ranges of width `size`, aligned to multiples of it, covering [lo, hi]; the last one ends at `hi`
+    (the planned maximum), so rows added past it after planning are not read by this plan.
 
     Empty ranges cost nothing: after each range `seek(after)` returns the next existing key (an index seek),
     so a sparse span (ids 1..1000 and 10^9..) plans as many ranges as it has non-empty ones.
@@ -36,7 +37,7 @@ def aligned_ranges(lo: int, hi: int, size: int, seek: Seek) -> list[tuple[int, i
     while start is not None and start <= hi:
         first = start - start % size
         last = first + size - 1
-        ranges.append((first, last))
+        ranges.append((first, min(last, hi)))
         start = seek(last) if last < hi else None
     return ranges
 
@@ -63,15 +64,16 @@ def dense_ranges(lo: Any, hi: Any, size: int, key_at: KeyAt, seek: Seek) -> list
     return ranges
 
 
-def day_ranges(lo: Any, hi: Any, days: int, seek: Seek) -> list[tuple[Any, Any]]:
-    """Half-open ranges of `days` days from midnight (chunk_by_days on a date/timestamp column), empties skipped."""
+def day_ranges(lo: Any, hi: Any, days: int, seek: Seek) -> list[tuple[Any, Any, bool]]:
+    """Ranges of `days` days from midnight (chunk_by_days on a date/timestamp column), empties skipped, as
+    (start, end, end inclusive): half-open, except the last, which ends at `hi` inclusive (the planned maximum)."""
     step = dt.timedelta(days=days)
     tick = dt.timedelta(microseconds=1) if isinstance(lo, dt.datetime) else dt.timedelta(days=1)
-    ranges: list[tuple[Any, Any]] = []
+    ranges: list[tuple[Any, Any, bool]] = []
     start = lo
     while start is not None and start <= hi:
         first = start.replace(hour=0, minute=0, second=0, microsecond=0) if isinstance(start, dt.datetime) else start
         end = first + step
-        ranges.append((first, end))
+        ranges.append((first, end, False) if end <= hi else (first, hi, True))
         start = seek(end - tick) if end <= hi else None
     return ranges

@@ -9,6 +9,7 @@ import pyarrow as pa
 from rivet_core.config import Config, ExportConfig, parse_type_override
 from rivet_core.errors import RivetError
 from rivet_core.planning import base_query, chunk_size
+from rivet_core.planning.key_columns import key_fields, missing_key_columns
 from rivet_core.preflight.common import one_line
 from rivet_core.preflight.credentials import destination_credentials
 from rivet_core.preflight.report import (
@@ -69,14 +70,10 @@ def check_export(config: Config, export: ExportConfig) -> CheckReport:
 
 def key_column(export: ExportConfig) -> tuple[str, str | None, str | None]:
     """(config field, column, fallback) of the column the export ranges over; column None for full/auto-chunk."""
-    if export.mode == "incremental":
-        fallback = export.cursor_fallback_column if export.incremental_cursor_mode == "coalesce" else None
-        return "cursor_column", export.cursor_column, fallback
-    if export.mode == "chunked":
-        return "chunk_column", export.chunk_column, None
-    if export.mode == "time_window":
-        return "time_column", export.time_column, None
-    return "", None, None
+    fields = key_fields(export)
+    if not fields:
+        return ("chunk_column" if export.mode == "chunked" else ""), None, None
+    return fields[0].field, fields[0].column, fields[1].column if len(fields) > 1 else None
 
 
 def inspect(export: ExportConfig, source: Source, catalog: Catalog, query: Query, report: CheckReport) -> None:
@@ -92,6 +89,10 @@ def inspect(export: ExportConfig, source: Source, catalog: Catalog, query: Query
     with source.snapshot() as snap:
         report.columns = describe(snap, query, overrides, f"exports[{export.name}]")
         report.query = "ok"
+        names = [c.name for c in report.columns]
+        if missing := missing_key_columns(export, names, case_sensitive=source.engine == "postgres"):
+            report.errors += missing
+            column = None  # no index, chunk or MIN/MAX probe of a column that is not there
         if export.source_table:
             report.row_estimate = catalog.table_rows(export.source_table)
             report.row_estimate_from = "statistics"

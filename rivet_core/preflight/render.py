@@ -26,7 +26,7 @@ def render(report: CheckReport, *, type_report: bool = True) -> str:
         lines.append(f"  connections: needs {c.needed}, {c.free} free ({c.in_use} in use of {c.max_connections})")
     t = report.tuning
     lines.append(
-        f"  tuning: profile {t.profile} (recommended: {report.recommended_profile}), batch_size {t.batch_size}, "
+        f"  tuning: profile {t.profile_label} (recommended: {report.recommended_profile}), batch_size {t.batch_size}, "
         f"throttle_ms {t.throttle_ms}, statement_timeout_s {t.statement_timeout_s}, lock_timeout_s "
         f"{t.lock_timeout_s}, max_retries {t.max_retries}, retry_backoff_ms {t.retry_backoff_ms}, "
         f"memory_threshold_mb {t.memory_threshold_mb}"

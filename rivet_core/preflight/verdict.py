@@ -13,7 +13,7 @@ def decide(config: Config, export: ExportConfig, report: CheckReport) -> None:
     """Set the report's verdict, the reasons (which rules fired) and the recommended profile."""
     found = _findings(config, export, report)
     report.verdict = next((v for v in reversed(VERDICTS) if found[v]), "efficient")
-    report.reasons = found[report.verdict] or ["indexed key, statistics available, connections to spare"]
+    report.reasons = found[report.verdict] or [_efficient(report)]
     environment = config.source.environment
     if environment == "local":
         report.recommended_profile = "fast"
@@ -21,6 +21,17 @@ def decide(config: Config, export: ExportConfig, report: CheckReport) -> None:
         report.recommended_profile = "fast" if report.verdict == "efficient" else "balanced"
     else:
         report.recommended_profile = "safe" if report.verdict in ("degraded", "unsafe") else "balanced"
+
+
+def _efficient(report: CheckReport) -> str:
+    """What made an export efficient, only as far as it was found (a full export has no key to index)."""
+    key = report.key
+    facts = [f"{key.field} {key.column} indexed" if key else "no key column (one pass over the query)"]
+    if report.row_estimate_from:
+        facts.append(f"row estimate from {report.row_estimate_from}")
+    if report.connections:
+        facts.append("connections to spare")
+    return ", ".join(facts)
 
 
 def _findings(config: Config, export: ExportConfig, report: CheckReport) -> dict[Verdict, list[str]]:

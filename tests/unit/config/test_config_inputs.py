@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,21 @@ def test_params_override_the_environment(tmp_path: Path) -> None:
     assert cfg.exports[0].destination.type == "local" and cfg.exports[0].destination.path == "param"
     with pytest.raises(ConfigError, match=r"--param 'OUT': expected KEY=VALUE"):
         load_config(path, env={}, params=["OUT"])
+
+
+def test_the_cli_warns_about_a_param_used_only_in_a_comment(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`--param` use is what the expanded config reads: a `${NAME}` in a YAML comment is no use (warned, as 0.7.7)."""
+    from rivet_core.cli.common import load
+
+    path = tmp_path / "rivet.yaml"
+    path.write_text(
+        "# ${COMMENTED} is not read\n"
+        "source: {type: postgres, url: 'postgresql://u@h/${DB}'}\n"
+        "exports: [{name: e, table: t, format: csv, destination: {type: local, path: .}}]\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="rivet"):
+        cfg = load(str(path), ("DB=shop", "COMMENTED=1"))
+    assert cfg.source.url == "postgresql://u@h/shop"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"--param COMMENTED is not used: no value of {path} reads ${{COMMENTED}}"
+    ]
