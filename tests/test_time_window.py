@@ -48,8 +48,9 @@ def window_config(engine: Engine, folder: Path, table: str, column: str = "tz", 
 
 
 def ids_by_window(out: Path) -> dict[str, list[int]]:
-    """The ids in the data files of each `window=<key>/` folder (duplicates kept)."""
-    found: dict[str, list[int]] = {}
+    """The ids in the data files of each `window=<key>/` folder (duplicates kept), and `[]` for a window committed
+    as a unit of zero parts (an empty window)."""
+    found: dict[str, list[int]] = {m["slice"]["key"]: [] for m in manifests(out, "tw") if not m["parts"]}
     for f in data_files(out):
         key = f.parent.name.removeprefix("window=")
         found.setdefault(key, []).extend(pq.read_table(f).column("id").to_pylist())
