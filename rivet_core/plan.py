@@ -25,6 +25,7 @@ from rivet_core.errors import ConfigError, RivetError
 from rivet_core.pipeline.run import Run
 from rivet_core.planning import Planner, cursor_label, cursor_plan, stored_cursor
 from rivet_core.preflight import check_export
+from rivet_core.prioritization import prioritize
 from rivet_core.redact import redact_url
 from rivet_core.slices import Slice, encode_value
 
@@ -83,6 +84,7 @@ def make_plan(config: Config, names: list[str]) -> dict[str, Any]:
         "stripped": stripped_secrets(config.source),
         "exports": [plan_export(config, config.export(name)) for name in names],
     }
+    plan["prioritization"] = prioritize(plan["exports"], [config.export(name) for name in names])
     plan["seal"] = seal(plan)
     return plan
 
@@ -135,6 +137,10 @@ def render(plan: dict[str, Any]) -> str:
                 op = "<=" if s["hi_inclusive"] else "<"
                 lines.append(f"  {s['key']}: {s.get('lo')} <= {s['column']} {op} {s.get('hi')}")
         lines += [f"  warning: {w}" for w in e["warnings"]]
+    campaign = plan.get("prioritization", {}).get("campaign", {})
+    if campaign:
+        lines.append(f"order: {', '.join(campaign['order'])}")
+        lines += [f"campaign: {w}" for w in campaign["warnings"]]
     if plan["stripped"]:
         lines.append(f"note: stripped {', '.join(plan['stripped'])}: apply needs url_env / url_file / password_env")
     return "\n".join(lines)

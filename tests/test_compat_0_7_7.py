@@ -32,7 +32,6 @@ from rivet_core.config import (
     load_config,
     parse_type_override,
 )
-from rivet_core.config.base import NOT_YET
 from rivet_core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -368,24 +367,3 @@ def _readme_rows() -> dict[str, str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8").split("## Coming from rivet-cli 0.7.7", 1)[1]
     rows = [line.split(" | ") for line in text.split("\n## ", 1)[0].splitlines() if line.startswith("| `")]
     return {cells[0].removeprefix("| "): cells[1] for cells in rows}
-
-
-def test_readme_table_marks_every_pending_key_acted_on_later() -> None:
-    """A key whose description says "not yet acted on" has a README row saying the same (and none says so
-    without it), so the table and `rivet schema config` move together when the engine lands."""
-    _, models = _schema_defs()
-    labels = {"Config": "{}", "TuningConfig": "tuning.{}", "ExportConfig": "{}"}
-    pending = [
-        labels[model].format(key) if model in labels else f"destination.type: {prop.get('const')}"
-        for model, body in models.items()
-        for key, prop in body.get("properties", {}).items()
-        if NOT_YET in prop.get("description", "")
-    ]
-    assert pending, "no pending key at all: drop this test with the marker"
-    rows = _readme_rows()
-    for label in pending:
-        status = [status for cell, status in rows.items() if f"`{label}`" in cell]
-        assert status == ["acted on later (issue 13)"], f"README row of {label}: {status}"
-    later = [cell for cell, status in rows.items() if status == "acted on later (issue 13)"]
-    config_keys = {label for label in later if not label.startswith("`rivet ")}
-    assert config_keys == {f"`{label}`" for label in pending}

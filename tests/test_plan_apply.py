@@ -220,3 +220,28 @@ def test_time_window_plan_applies_the_planned_windows(pg: Any, table_name: str, 
         assert result["rows"] == expected.fetchone()[0]
     finally:
         pg.execute(f"DROP TABLE {table_name}")
+
+
+def test_source_group_and_reconcile_required_shape_the_plans_prioritization(events: str, tmp_path: Path) -> None:
+    config = export_config(
+        tmp_path,
+        {"name": "a", "table": events, "source_group": "oltp-primary", "reconcile_required": True},
+        {"name": "b", "table": events, "mode": "incremental", "cursor_column": "seq", "source_group": "oltp-primary"},
+        {"name": "c", "table": events},
+    )
+    doc = plan(config, tmp_path / "plan.json")
+    recommended = {r["export"]: r for r in doc["prioritization"]["export_recommendation"]}
+    assert sorted(r["rank"] for r in recommended.values()) == [1, 2, 3]
+    assert recommended["a"]["source_group"] == "oltp-primary" and recommended["c"]["source_group"] is None
+    assert any("--reconcile" in advice for advice in recommended["a"]["advice"])
+    assert not any("--reconcile" in advice for advice in recommended["b"]["advice"])
+    campaign = doc["prioritization"]["campaign"]
+    assert sorted(campaign["order"]) == ["a", "b", "c"] and campaign["source_groups"] == {
+        "oltp-primary": [n for n in campaign["order"] if n in ("a", "b")]
+    }
+    (warning,) = campaign["warnings"]
+    assert "source_group oltp-primary: 2 exports" in warning
+    proc = run_cli("plan", "-c", str(config), cwd=tmp_path)
+    assert "campaign: source_group oltp-primary" in proc.stdout, proc.stdout
+    applied = json.loads(apply(tmp_path / "plan.json", cwd=tmp_path).stdout)["exports"]
+    assert [e["status"] for e in applied] == ["success"] * 3  # advisory: execution is unchanged

@@ -21,14 +21,6 @@ MISPLACED_TUNING = "rivet_misplaced_tuning"
 
 Problem = tuple[tuple[str | int, ...], str]
 
-NOT_YET = "Accepted as in rivet-cli 0.7.7; not yet acted on."
-
-
-def pending(description: str) -> str:
-    """A key's description plus the note that it loads but rivet does not act on it yet (README, "Coming from
-    rivet-cli 0.7.7"); drop the wrapper where the engine starts acting on the key."""
-    return f"{description} {NOT_YET}"
-
 
 def format_loc(loc: tuple[str | int, ...]) -> str:
     """('exports', 1, 'chunk_column') → 'exports[1].chunk_column'."""

@@ -19,7 +19,7 @@ from rivet_core.config.aliases import (
     SchemaDriftPolicy,
     TimeColumnType,
 )
-from rivet_core.config.base import ConfigModel, Problem, StrictBool, StrictFloat, StrictInt, pending, rule_error
+from rivet_core.config.base import ConfigModel, Problem, StrictBool, StrictFloat, StrictInt, rule_error
 from rivet_core.config.dagster import DagsterConfig
 from rivet_core.config.destinations import DestinationConfig
 from rivet_core.config.export_rules import export_problems
@@ -177,11 +177,15 @@ class ExportConfig(ConfigModel):
         f"longest stored (default {DEFAULT_SHAPE_DRIFT_FACTOR}; 0 or less = off; not in chunked mode, as 0.7.7).",
     )
     source_group: str | None = Field(
-        default=None, min_length=1, description=pending("Capacity group label, used by plan prioritization only.")
+        default=None,
+        min_length=1,
+        description="Capacity group label: plan.json's prioritization warns when several exports share "
+        "one (advisory; execution does not change).",
     )
     reconcile_required: StrictBool = Field(
         default=False,
-        description=pending("Advisory for plan prioritization; it does not turn on --reconcile."),
+        description="Advisory: plan.json's prioritization advises running the export with --reconcile; it "
+        "does not turn reconcile on.",
     )
     tuning: TuningConfig | None = Field(default=None, description="Tuning for this export, over source.tuning.")
     dagster: DagsterConfig | None = Field(
