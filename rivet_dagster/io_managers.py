@@ -33,7 +33,6 @@ from rivet_dagster._engine import (
     load_committed,
     load_config,
     local_destination,
-    result_metadata,
     rivet_step,
     s3_destination,
     state_store,
@@ -41,6 +40,7 @@ from rivet_dagster._engine import (
 )
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY
 from rivet_dagster.extras import store_client
+from rivet_dagster.metadata import result_metadata
 from rivet_dagster.translator import table_name
 
 

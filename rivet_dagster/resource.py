@@ -32,19 +32,16 @@ from rivet_dagster._engine import (
     ExportRequest,
     ExportResult,
     RivetError,
-    as_uri,
-    committed_units,
     dataset_total,
     execute,
     load_config,
     recheck,
-    result_metadata,
     rivet_step,
-    unit_metadata,
 )
 from rivet_dagster.checks import check_results, gate_failed
 from rivet_dagster.constants import CONFIG_METADATA_KEY, EXPORT_METADATA_KEY, NOTIFIED_METADATA_KEY
 from rivet_dagster.extras import store_client
+from rivet_dagster.metadata import as_uri, committed_units, result_metadata, unit_metadata
 from rivet_dagster.partitions import chunk_key_problem, partitioned_by_chunks
 from rivet_dagster.translator import table_name
 
