@@ -43,8 +43,11 @@ class MemoryCap:
 
     def fit(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
         """The batch as it is to be written: whole, or in pieces that fit (auto_shrink); raises on `fail`."""
+        if not self.cap_bytes:  # no cap (the default): nothing measured per batch
+            yield batch
+            return
         size = batch.nbytes
-        if not self.cap_bytes or size <= self.cap_bytes:
+        if size <= self.cap_bytes:
             yield batch
             return
         over = f"a batch of {batch.num_rows} rows holds {_mib(size)} of Arrow data, over {KEY} ({_mib(self.cap_bytes)})"
