@@ -62,7 +62,9 @@ class Engine:
             rows = self.execute("SELECT client_port FROM pg_stat_activity WHERE application_name = 'rivet'")
             return sum(r[0] in ports for r in rows)
         rows = self.execute("SELECT HOST FROM information_schema.PROCESSLIST")
-        return sum(int(str(r[0]).rpartition(":")[2] or 0) in ports for r in rows)
+        # `127.0.0.1:54321`; a session still in its handshake shows `connecting host` (no port yet)
+        found = (str(r[0]).rpartition(":")[2] for r in rows)
+        return sum(int(port) in ports for port in found if port.isdigit())
 
 
 ENGINES = [
