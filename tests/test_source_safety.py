@@ -219,3 +219,25 @@ def test_cancel_ends_a_describe_waiting_on_a_lock(engine: Engine, names: tuple[s
     with _source(engine, patient).snapshot() as snap, _locked(engine, table):
         error = _cancelled(snap, lambda: snap.plan(Query(table=(None, table)), {}, "exports[s]"))
     assert isinstance(error, SourceError) and error.transient, error
+
+
+@pytest.mark.parametrize(
+    ("tls", "connects"),
+    [
+        ({"ca_file": "/nonexistent/ca.pem"}, False),  # a tls: block without mode asks for verify-full (as 0.7.7)
+        ({"accept_invalid_certs": True}, False),  # still encrypted: require
+        ({"mode": "disable"}, True),
+    ],
+)
+def test_a_tls_block_without_mode_demands_a_verified_encrypted_connection(
+    engine: Engine, tls: dict[str, Any], connects: bool
+) -> None:
+    """The test servers speak plain text only, so every mode that asks for TLS must refuse to connect."""
+    config = SourceConfig.model_validate({"type": engine.kind, "url": engine.url, "tls": tls})
+    source = open_source(config, engine.url, TUNING)
+    if connects:
+        source.connect().close()
+        return
+    with pytest.raises(SourceError) as failure:
+        source.connect().close()
+    assert "ssl" in str(failure.value).lower() or "tls" in str(failure.value).lower()

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import mysql.connector
 from mysql.connector.constants import ClientFlag
 
-from rivet_core.config import TlsConfig, Tuning
+from rivet_core.config import TlsConfig, TlsMode, Tuning
 from rivet_core.errors import ConfigError, SourceError
 from rivet_core.sources.limits import CONNECT_TIMEOUT_S, Limits
 
@@ -34,7 +34,7 @@ log = logging.getLogger("rivet")
 DRIVER_ERRORS = (mysql.connector.Error, MySQLInterfaceError)
 # `lock_timeout_s: 0` means "no limit", as on Postgres; this is the largest value the server accepts.
 _NO_LOCK_LIMIT = 1_073_741_824
-_URL_TLS_MODES: dict[str, Literal["disable", "require", "verify-ca", "verify-full"] | None] = {
+_URL_TLS_MODES: dict[str, TlsMode | None] = {
     "disabled": "disable",
     "preferred": None,
     "required": "require",
@@ -94,20 +94,20 @@ def connect_args(url: str, tls: TlsConfig | None) -> dict[str, Any]:
     ca_file = params.pop("ssl-ca", None)
     if params:
         raise ConfigError(f"source.url: unsupported parameters {', '.join(sorted(params))} (allowed: ssl-mode, ssl-ca)")
-    tls = tls or TlsConfig(mode=_URL_TLS_MODES[mode_text], ca_file=ca_file)
-    return args | _tls_args(tls)
+    if tls is not None:  # a tls: block wins over the URL; without `mode` it asks for verify-full
+        return args | _tls_args(tls.effective_mode, tls.ca_file)
+    return args | _tls_args(_URL_TLS_MODES[mode_text], ca_file)
 
 
-def _tls_args(tls: TlsConfig) -> dict[str, Any]:
-    """The driver's TLS options for a `tls:` block (libpq sslmode semantics, README: TlsConfig)."""
-    if tls.mode == "disable":
+def _tls_args(mode: TlsMode | None, ca_file: str | None) -> dict[str, Any]:
+    """The driver's TLS options for a mode (libpq sslmode semantics, README: TlsConfig); None = the driver's default."""
+    if mode == "disable":
         return {"ssl_disabled": True}
-    out: dict[str, Any] = {"ssl_ca": tls.ca_file} if tls.ca_file else {}
-    if tls.mode is None:
+    out: dict[str, Any] = {"ssl_ca": ca_file} if ca_file else {}
+    if mode is None:
         return out
-    verify_cert = tls.mode in ("verify-ca", "verify-full") and not tls.accept_invalid_certs
-    verify_host = tls.mode == "verify-full" and verify_cert and not tls.accept_invalid_hostnames
-    return out | {"ssl_disabled": False, "ssl_verify_cert": verify_cert, "ssl_verify_identity": verify_host}
+    verify_cert = mode in ("verify-ca", "verify-full")
+    return out | {"ssl_disabled": False, "ssl_verify_cert": verify_cert, "ssl_verify_identity": mode == "verify-full"}
 
 
 def is_mariadb(conn: CMySQLConnection) -> bool:

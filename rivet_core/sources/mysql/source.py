@@ -117,6 +117,9 @@ class MySQLSource(Source):
         assert isinstance(conn, CMySQLConnection)
         set_keepalives(self.port)
         try:
+            if self.args.get("ssl_disabled") is False and not rows(conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")[0][1]:
+                conn.close()  # the C driver falls back to plain text when the server offers no TLS
+                raise SourceError("mysql: source.tls asks for an encrypted connection and the server offers no TLS")
             set_session(conn, session_variables(self.limits, is_mariadb(conn)))
         except DRIVER_ERRORS as exc:
             conn.close()

@@ -27,16 +27,10 @@ def quote_ident(name: str) -> str:
 
 
 def _tls(tls: TlsConfig | None) -> dict[str, Any]:
+    """libpq sslmode (and root certificate) of a `tls:` block; no block leaves libpq's default."""
     if tls is None:
         return {}
-    out: dict[str, Any] = {}
-    mode = tls.mode
-    if tls.accept_invalid_certs:
-        mode = "require"
-    elif tls.accept_invalid_hostnames and mode == "verify-full":
-        mode = "verify-ca"
-    if mode:
-        out["sslmode"] = _SSLMODES[mode]
+    out: dict[str, Any] = {"sslmode": _SSLMODES[tls.effective_mode]}
     if tls.ca_file:
         out["sslrootcert"] = tls.ca_file
     return out

@@ -37,6 +37,8 @@ def test_url_and_tls_become_driver_arguments() -> None:
     relaxed = connect_args("mysql://u@h/d", TlsConfig(mode="verify-full", accept_invalid_hostnames=True))
     assert relaxed["ssl_verify_cert"] is True and relaxed["ssl_verify_identity"] is False
     assert connect_args("mysql://u@h/d", TlsConfig(mode="disable"))["ssl_disabled"] is True
+    unset = connect_args("mysql://u@h/d?ssl-mode=DISABLED", TlsConfig(ca_file="/ca.pem"))  # the block wins
+    assert unset["ssl_disabled"] is False and unset["ssl_verify_cert"] and unset["ssl_verify_identity"]
     assert "ssl_disabled" not in connect_args("mysql://u@h/d", None)
     with pytest.raises(ConfigError, match="unsupported parameters foo"):
         connect_args("mysql://u@h/d?foo=1", None)
