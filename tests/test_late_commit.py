@@ -89,7 +89,7 @@ def exported_ids(root: Path) -> list[int]:
 @pytest.mark.slow
 def test_no_row_skipped_or_duplicated_by_late_commits(engine: Engine, table_name: str, tmp_path: Path) -> None:
     engine.execute(DDL[engine.kind].format(t=table_name))
-    local = {"mode": "incremental", "table": table_name, "tuning": {"late_commit_wait_s": 10}}
+    local = {"mode": "incremental", "table": table_name, "tuning": {"late_commit_wait_s": 30}}
     exports = [
         {**local, "name": n, "destination": {"type": "local", "path": f"./{n}"}, **c} for n, c in EXPORTS.items()
     ]
