@@ -9,7 +9,7 @@ from typing import Any
 from rivet_core.sources import sql
 from rivet_core.sources.base import Query
 from rivet_core.sources.catalog import Budget, Catalog, Privileges
-from rivet_core.sources.mysql.connection import decoded, literal, quote_ident
+from rivet_core.sources.mysql.connection import decoded, literal, quote_ident, ssl_cipher
 
 _WRITE_GRANTS = ("ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "SUPER")
 
@@ -49,9 +49,7 @@ class MySqlCatalog(Catalog):
         return Privileges(str(user), reasons)
 
     def tls(self) -> str | None:
-        rows = self._rows("SHOW SESSION STATUS LIKE 'Ssl_cipher'")[1]
-        cipher = rows[0][1] if rows else ""
-        return str(cipher) if cipher else None
+        return ssl_cipher(self.conn)
 
     def indexed(self, table: tuple[str | None, str], column: str, fallback: str | None = None) -> bool:
         if fallback is not None:  # MySQL 8 functional indexes aside, COALESCE(…) cannot use an index

@@ -110,6 +110,13 @@ def _tls_args(mode: TlsMode | None, ca_file: str | None) -> dict[str, Any]:
     return out | {"ssl_disabled": False, "ssl_verify_cert": verify_cert, "ssl_verify_identity": mode == "verify-full"}
 
 
+def ssl_cipher(conn: CMySQLConnection) -> str | None:
+    """The session's TLS cipher, None on a plain-text connection."""
+    found = rows(conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+    cipher = decoded(found[0][1]) if found else ""
+    return str(cipher) if cipher else None
+
+
 def is_mariadb(conn: CMySQLConnection) -> bool:
     return "mariadb" in (conn.server_info or "").lower()
 

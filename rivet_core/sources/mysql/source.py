@@ -25,6 +25,7 @@ from rivet_core.sources.mysql.connection import (
     session_settings,
     session_variables,
     set_session,
+    ssl_cipher,
 )
 from rivet_core.sources.mysql.decode import ZeroDates
 from rivet_core.sources.mysql.keepalive import set_keepalives
@@ -117,7 +118,7 @@ class MySQLSource(Source):
         assert isinstance(conn, CMySQLConnection)
         set_keepalives(self.port)
         try:
-            if self.args.get("ssl_disabled") is False and not rows(conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")[0][1]:
+            if self.args.get("ssl_disabled") is False and ssl_cipher(conn) is None:
                 conn.close()  # the C driver falls back to plain text when the server offers no TLS
                 raise SourceError("mysql: source.tls asks for an encrypted connection and the server offers no TLS")
             set_session(conn, session_variables(self.limits, is_mariadb(conn)))

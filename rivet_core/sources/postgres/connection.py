@@ -16,7 +16,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rivet_core.config import TlsConfig
 from rivet_core.sources.limits import Limits, keepalive_params
 
-_SSLMODES = {"disable": "disable", "require": "require", "verify-ca": "verify-ca", "verify-full": "verify-full"}
 # The server's answer when a pooler in front of it does not pass `options` through.
 OPTIONS_REFUSED = "unsupported startup parameter"
 
@@ -30,7 +29,7 @@ def _tls(tls: TlsConfig | None) -> dict[str, Any]:
     """libpq sslmode (and root certificate) of a `tls:` block; no block leaves libpq's default."""
     if tls is None:
         return {}
-    out: dict[str, Any] = {"sslmode": _SSLMODES[tls.effective_mode]}
+    out: dict[str, Any] = {"sslmode": tls.effective_mode}  # libpq spells the modes as we do
     if tls.ca_file:
         out["sslrootcert"] = tls.ca_file
     return out
