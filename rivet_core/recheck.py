@@ -117,5 +117,5 @@ def recheck(config: Config, export: ExportConfig, gates: Collection[str], client
         problems = [p for u in units for p in validate_unit(dest, export.name, u.unit_id)]
         result.validated = "failed" if problems else "passed"
         if problems:
-            result.status, result.error = "failed", "validate failed: " + "; ".join(problems)
+            result.fail("validate failed: " + "; ".join(problems))
     return result

@@ -58,6 +58,10 @@ class ExportResult:
     destination: str = ""
     query: str = ""
 
+    def fail(self, message: str) -> None:
+        """Mark the run failed with `message`, prefixed with the export's name unless it names it already."""
+        self.status, self.error = "failed", named(self.export, message)
+
     def to_json(self) -> dict[str, Any]:
         """The run summary (`rivet run --json`, the state's run record)."""
         doc = dict(self.__dict__)
@@ -65,3 +69,8 @@ class ExportResult:
         doc["gates"] = [g.to_json() for g in self.gates]
         doc["units"] = [u.to_json() for u in self.units]
         return doc
+
+
+def named(export: str, message: str) -> str:
+    """An error's text that names its export: `<export>: <message>` unless the message names it already."""
+    return message if f"exports[{export}]" in message or message.startswith(f"{export}:") else f"{export}: {message}"

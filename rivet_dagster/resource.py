@@ -187,9 +187,9 @@ def _selection(context: AssetExecutionContext) -> tuple[list[_Selected], list[_S
 
 def _failure(failed: list[ExportResult]) -> Failure:
     """The step's failure: the export's error (all of them when several failed); no retry after a gate verdict."""
-    (first, *rest) = failed
+    first = failed[0]
     return Failure(
-        description="; ".join(f"{r.export}: {r.error}" for r in failed) if rest else first.error,
+        description="; ".join(str(r.error) for r in failed),
         metadata={**result_metadata(first, first.export), NOTIFIED_METADATA_KEY: True},
         allow_retries=not any(gate_failed(r) for r in failed),
     )

@@ -50,6 +50,11 @@ def three_exports(tmp_path: Path, table: str, second: dict[str, Any]) -> Path:
             "RIVET_TEST_UNSET_ACCESS",
         ),
         ("unbounded numeric", {"destination": {"type": "local", "path": "./out2"}}, "unbounded numeric"),
+        (
+            "source error",
+            {"table": "no_such_table_rivet", "destination": {"type": "local", "path": "./out2"}},
+            'relation "no_such_table_rivet" does not exist',
+        ),
     ],
 )
 def test_one_exports_failure_fails_that_export_only(
@@ -64,7 +69,10 @@ def test_one_exports_failure_fails_that_export_only(
     assert by_name["first"]["status"] == by_name["third"]["status"] == "success"
     assert by_name["first"]["rows"] == by_name["third"]["rows"] == 12
     assert by_name["second"]["status"] == "failed"
-    assert "second" in by_name["second"]["error"] and named in by_name["second"]["error"]
+    assert (
+        by_name["second"]["error"].startswith(("second: ", "exports[second]: ")) and named in by_name["second"]["error"]
+    )
+    assert summary["per_export"][1]["error_message"] == by_name["second"]["error"]
     assert (summary["total_exports"], summary["success_count"], summary["failed_count"]) == (3, 2, 1)
     assert [p["export_name"] for p in summary["per_export"]] == ["first", "second", "third"]
     assert len(data_files(tmp_path / "out")) == 1 and len(data_files(tmp_path / "out3")) == 1

@@ -71,7 +71,7 @@ def test_rule_past_its_limit_at_error_fails_and_commits_nothing(
 ) -> None:
     code, summary, stderr = run(export_config(tmp_path, {"name": "q", "table": items, "quality": rule}))
     assert code == 1 and summary["status"] == "failed"
-    assert summary["error"].startswith(name) and name in stderr
+    assert summary["error"].startswith(f"q: {name}") and name in stderr
     result = gate(summary, name)
     assert result["passed"] is False and result["severity"] == "error"
     assert numbers.items() <= result["details"].items()
@@ -271,4 +271,4 @@ def test_metrics_json_shows_status_rows_validated_reconciled(items: str, tmp_pat
     }  # fmt: skip
     assert (runs[degraded[1]["run_id"]]["status"], runs[degraded[1]["run_id"]]["rows"]) == ("degraded", 4)
     assert (runs[failed[1]["run_id"]]["status"], runs[failed[1]["run_id"]]["rows"]) == ("failed", 0)
-    assert runs[failed[1]["run_id"]]["error"].startswith("row_count_max")
+    assert runs[failed[1]["run_id"]]["error"].startswith("m: row_count_max")

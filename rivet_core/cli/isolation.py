@@ -13,6 +13,7 @@ import click
 from rivet_core.cli.common import log, log_result
 from rivet_core.errors import ConfigError, RivetError
 from rivet_core.redact import redact
+from rivet_core.results import named
 
 if TYPE_CHECKING:
     from rivet_core.cli.parallel import Launch
@@ -33,11 +34,6 @@ class Outcome:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def naming(name: str, message: str) -> str:
-    """The error text, prefixed with the export's name unless it names it already."""
-    return message if f"exports[{name}]" in message or message.startswith(f"{name}:") else f"{name}: {message}"
-
-
 def failed_result(name: str, message: str) -> ExportResult:
     """A failed result for an export that raised before (or instead of) producing its own."""
     from rivet_core.engine import ExportResult
@@ -54,13 +50,13 @@ def run_one(cfg: Config, name: str, options: RunOptions) -> tuple[ExportResult, 
     try:
         return run_export(cfg, name, options), False
     except ConfigError as exc:
-        message = naming(name, str(exc))
+        message = named(name, str(exc))
         log.error("%s", message)
         return failed_result(name, message), True
     except RivetError as exc:
-        message = naming(name, str(exc))
+        message = named(name, str(exc))
     except Exception as exc:  # a driver or client library failing while the export is set up
-        message = naming(name, redact((str(exc) or type(exc).__name__).splitlines()[0], []))
+        message = named(name, redact((str(exc) or type(exc).__name__).splitlines()[0], []))
     log.error("%s", message)
     return failed_result(name, message), False
 

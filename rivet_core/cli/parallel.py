@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from rivet_core.cli.common import log, setup_logging
 from rivet_core.redact import redact
+from rivet_core.results import named
 
 if TYPE_CHECKING:
     from rivet_core.config import Config
@@ -97,14 +98,14 @@ def _child_context() -> multiprocessing.context.BaseContext:
 
 def _outcome(future: Future[tuple[ExportResult, bool]], name: str) -> tuple[ExportResult, bool]:
     """The export's (result, config error); a child that died or could not hand its result back failed."""
-    from rivet_core.cli.isolation import failed_result, naming
+    from rivet_core.cli.isolation import failed_result
 
     try:
         return future.result()
     except BrokenProcessPool:  # killed, crashed
         message = f"{name}: its process ended without a result"
     except Exception as exc:  # e.g. the child could not load the config or hand its result back
-        message = naming(name, redact((str(exc) or type(exc).__name__).splitlines()[0], []))
+        message = named(name, redact((str(exc) or type(exc).__name__).splitlines()[0], []))
     log.error("%s", message)
     return failed_result(name, message), False
 

@@ -108,7 +108,7 @@ def write_frames(
         commit.discard(dest, unit, writer.parts if writer else [])
         if not isinstance(exc, RivetError):
             raise
-        result.status, result.error = "failed", redact(str(exc).splitlines()[0], [])
+        result.fail(redact(str(exc).splitlines()[0], []))
     finally:
         result.duration_s = round(time.monotonic() - started, 3)
         result.peak_rss_mb = round(meter.peak / 2**20, 1)

@@ -187,7 +187,6 @@ class Run:
                 self.result.status = "degraded"
 
     def fail(self, exc: BaseException) -> None:
-        self.result.status = "failed"
         text = str(exc) or type(exc).__name__
-        self.result.error = redact(text.splitlines()[0], [])
-        log.error("%s: %s", self.export.name, self.result.error)
+        self.result.fail(redact(text.splitlines()[0], []))
+        log.error("%s", self.result.error)
