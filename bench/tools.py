@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,13 +12,18 @@ from mixed_table import CLIENTS, Server
 from peers import DLT_DATASET
 
 BENCH = Path(__file__).resolve().parent
-TOOLS = ("dump", "rivet", "connectorx", "dlt", "polars")
+TOOLS = ("dump", "rivet", "rivet-p1", "rivet-p2", "connectorx", "dlt", "polars")
+# rivet-p1 / rivet-p2: the same export in chunked mode on `id`, CHUNKS chunks, `parallel: 1` and `parallel: 2`.
+PARALLEL = {"rivet-p1": 1, "rivet-p2": 2}
+CHUNKS = 8
 NOT_INSTALLED = "not installed (pip install -e '.[bench]')"
 URL_ENV = "RIVET_BENCH_URL"
 # Python modules each tool imports, per engine (the dump needs only the database's client).
 _NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
     "dump": {"pg": (), "mysql": ()},
     "rivet": {"pg": ("rivet_core",), "mysql": ("rivet_core",)},
+    "rivet-p1": {"pg": ("rivet_core",), "mysql": ("rivet_core",)},
+    "rivet-p2": {"pg": ("rivet_core",), "mysql": ("rivet_core",)},
     "connectorx": {"pg": ("connectorx",), "mysql": ("connectorx",)},
     "polars": {"pg": ("polars", "connectorx"), "mysql": ("polars", "connectorx")},
     "dlt": {"pg": ("dlt", "sqlalchemy", "psycopg"), "mysql": ("dlt", "sqlalchemy", "pymysql")},
@@ -44,7 +49,7 @@ class Job:
     def command(self) -> list[str]:
         if self.tool == "dump":
             return self.server.dump_cmd(self.table)
-        if self.tool == "rivet":
+        if self.tool.startswith("rivet"):
             self.write_rivet_config()
             return [
                 sys.executable,
@@ -72,21 +77,17 @@ class Job:
         return self.out / DLT_DATASET / self.table if self.tool == "dlt" else self.out
 
     def write_rivet_config(self) -> None:
-        """A rivet.yaml with one full Parquet zstd export of the table (`environment: local`: the fast profile)."""
-        source = "postgres" if self.server.engine == "pg" else "mysql"
-        text = f"""\
-            source:
-              type: {source}
-              url_env: {URL_ENV}
-              environment: local
-            exports:
-              - name: {self.table}
-                table: {self.table}
-                mode: full
-                format: parquet
-                compression: zstd
-                destination:
-                  type: local
-                  path: {self.out}
-            """
-        (self.work / "rivet.yaml").write_text(textwrap.dedent(text))
+        """A rivet.yaml with one Parquet zstd export of the table (`environment: local`: the fast profile); full, or
+        chunked on `id` for rivet-p1 / rivet-p2."""
+        workers = PARALLEL.get(self.tool)
+        mode = {"mode": "chunked", "chunk_column": "id", "chunk_count": CHUNKS, "parallel": workers} if workers else {}
+        export = {"name": self.table, "table": self.table, "mode": "full", **mode, "format": "parquet"}
+        config = {
+            "source": {
+                "type": "postgres" if self.server.engine == "pg" else "mysql",
+                "url_env": URL_ENV,
+                "environment": "local",
+            },
+            "exports": [{**export, "compression": "zstd", "destination": {"type": "local", "path": str(self.out)}}],
+        }
+        (self.work / "rivet.yaml").write_text(json.dumps(config, indent=2))  # JSON is YAML

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from forkserver import ForkServer
 from servers import azurite, gcs_emulator, moto_s3, slack  # noqa: F401  (S3, GCS, Azure servers, a Slack stand-in: on use)
 
 import rivet_core  # noqa: F401  (first: it loads the MySQL C extension before pyarrow can)
@@ -27,6 +28,7 @@ RIVET = [sys.executable, "-m", "rivet_core.cli"]
 # The suite starts hundreds of rivet and Dagster processes: let the first write the bytecode the rest reuse
 # (a machine with PYTHONDONTWRITEBYTECODE set would recompile every rivet module in each of them).
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+_FORKS = ForkServer()
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +87,9 @@ def write_config(folder: Path, text: str, name: str = "rivet.yaml") -> Path:
 def run_cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """Run `rivet ARGS` as a separate process (exit codes and stderr exactly as a user sees them)."""
+    """Run `rivet ARGS` as a separate process (exit codes and stderr exactly as a user sees them), forked from one
+    that imported rivet once (tests/forkserver.py) unless the environment changes how Python starts."""
     full_env = {**os.environ, **(env or {})}
+    if _FORKS.usable(full_env):
+        return _FORKS.run([*RIVET, *args], list(args), cwd, full_env, timeout)
     return subprocess.run([*RIVET, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
