@@ -16,7 +16,14 @@ import pyarrow as pa
 Fidelity = Literal["exact", "compatible", "logical_string", "lossy", "unsupported"]
 
 # Source types read as text by design, by the logical Rivet type they keep.
-_LOGICAL_TYPES = {"json": "json", "jsonb": "json", "uuid": "uuid", "interval": "interval", "enum": "enum", "set": "enum"}
+_LOGICAL_TYPES = {
+    "json": "json",
+    "jsonb": "json",
+    "uuid": "uuid",
+    "interval": "interval",
+    "enum": "enum",
+    "set": "enum",
+}
 _LOGICAL_FIDELITY: dict[str, Fidelity] = {
     "json": "logical_string",
     "uuid": "compatible",

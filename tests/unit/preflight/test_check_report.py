@@ -22,9 +22,13 @@ def _report() -> CheckReport:
         columns=[
             ColumnReport("id", "int4", "int4", "int32", "exact"),
             ColumnReport(
-                "amount", "numeric", "unsupported(numeric)", "(needs override)", "unsupported",
+                "amount",
+                "numeric",
+                "unsupported(numeric)",
+                "(needs override)",
+                "unsupported",
                 "unsupported: unbounded numeric",
-            ),  # fmt: skip
+            ),
         ],
         key=KeyReport("chunk_column", "id", True),
         row_estimate=10,

@@ -117,7 +117,10 @@ def test_bigquery_warns_on_uint64_and_decimals_near_bignumeric_limits() -> None:
             pa.decimal128(5, -2),
             "BigQuery does not support negative scale; decimal128(5, -2) would need to be cast to STRING or INT64",
         ),
-        (pa.decimal256(50, 40), "decimal256(50, 40) exceeds BigQuery BIGNUMERIC limits (max precision 76, max scale 38)"),
+        (
+            pa.decimal256(50, 40),
+            "decimal256(50, 40) exceeds BigQuery BIGNUMERIC limits (max precision 76, max scale 38)",
+        ),
         (pa.duration("us"), "Arrow type duration[us] has no supported BigQuery mapping"),
         (
             pa.list_(pa.duration("us")),
