@@ -149,7 +149,7 @@ def _column(plan: ColumnPlan, flag: str | None, overridden: bool, target: str | 
         source_type=plan.source_type,
         rivet_type=typ.label,
         arrow_type="(needs override)" if arrow is None else str(arrow),
-        fidelity="lossy" if flag and arrow is not None else typ.fidelity,
+        fidelity="lossy" if flag and arrow is not None else typ.fidelity,  # a flagged typed column is lossy
         flag=flag,
         target=COMPAT[target](arrow) if target else None,
     )

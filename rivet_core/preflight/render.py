@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rivet_core.preflight.report import CheckReport, ColumnReport
-from rivet_core.preflight.type_report import type_report as type_table
+from rivet_core.preflight.type_report import type_table
 
 
 def _column_line(c: ColumnReport) -> str:

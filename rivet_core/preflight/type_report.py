@@ -19,7 +19,7 @@ def _cells(c: ColumnReport) -> list[str]:
     return [c.name, c.source_type, c.rivet_type, c.arrow_type, c.fidelity, c.target.target_type, status]
 
 
-def type_report(report: CheckReport, strict: bool) -> str:
+def type_table(report: CheckReport, strict: bool) -> str:
     """`Export: NAME` and the table of its columns, notes under their row, then each violation (FAIL when
     `strict`, else WARN)."""
     headers = ["Column", "Source type", "Rivet type", "Arrow type", "Fidelity"]
