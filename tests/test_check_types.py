@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ HEADERS = ["Column", "Source type", "Rivet type", "Arrow type", "Fidelity"]
 
 
 def check(config: Path, *args: str) -> Any:
+    """`rivet check -c CONFIG ARGS` as a process."""
     return run_cli("check", "-c", str(config), *args, cwd=config.parent)
 
 
@@ -48,6 +48,7 @@ def table(stdout: str, export: str) -> tuple[list[str], dict[str, list[str]]]:
 
 
 def columns(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A JSON report's columns by name."""
     return {c["column"]: c for c in report["columns"]}
 
 
@@ -241,12 +242,10 @@ MY_EXPECTED = {  # column: source type, Rivet type, Arrow type, fidelity, BigQue
 
 
 def my_config(folder: Path, table: str) -> Path:
-    doc = {
-        "source": {"type": "mysql", "url": MYSQL_URL, "environment": "local"},
-        "exports": [{"name": "my", "table": table, "format": "parquet", "destination": {"type": "local",
-                                                                                         "path": "./out"}}],
-    }  # fmt: skip
-    path = folder / f"rivet-{uuid.uuid4().hex[:6]}.yaml"
+    """A rivet.yaml with the MariaDB source and one export of `table`."""
+    export = {"name": "my", "table": table, "format": "parquet", "destination": {"type": "local", "path": "./out"}}
+    doc = {"source": {"type": "mysql", "url": MYSQL_URL, "environment": "local"}, "exports": [export]}
+    path = folder / "rivet.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
