@@ -127,7 +127,7 @@ def test_check_json_has_violations_per_export(pg: Any, table_name: str, tmp_path
     finally:
         pg.execute(f"DROP TABLE {table_name}")
     assert proc.returncode == 0, proc.stderr
-    reports = json.loads(proc.stdout)
+    reports = [json.loads(line) for line in proc.stdout.splitlines()]  # one object per line, as 0.7.7
     assert [r["export"] for r in reports] == ["a", "b"]
     for report in reports:
         assert [c["name"] for c in report["columns"]] == ["id", "amount", "price", "m"]

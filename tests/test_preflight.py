@@ -172,9 +172,10 @@ def write_source(folder: Path, source: dict[str, Any], **export: Any) -> Path:
 
 
 def check_json(config: Path, *args: str, code: int = 0) -> list[dict[str, Any]]:
+    """`rivet check --json`: one JSON object per line, one line per export."""
     proc = run_cli("check", "-c", str(config), "--json", *args, cwd=config.parent)
     assert proc.returncode == code, proc.stdout + proc.stderr
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
 def incremental(events: str, **extra: Any) -> dict[str, Any]:
@@ -272,9 +273,12 @@ def test_check_flags_unbounded_numeric_and_strict_fails(events: str, tmp_path: P
     assert columns["amount"]["arrow_type"] == "(needs override)"
     assert columns["tags"]["flag"].startswith("lossy: money")
     assert columns["price"] == {
-        "name": "price",
+        "column": "price",
         "source_type": "numeric",
+        "rivet_type": "decimal(10,2)",
         "arrow_type": "decimal128(10, 2)",
+        "fidelity": "exact",
+        "name": "price",
         "flag": None,
     }
     assert columns["created_at"]["arrow_type"] == "timestamp[us, tz=UTC]" and columns["created_at"]["flag"] is None
@@ -284,7 +288,9 @@ def test_check_flags_unbounded_numeric_and_strict_fails(events: str, tmp_path: P
     assert "column amount: numeric -> (needs override)" in text.stdout
     assert "column price" not in text.stdout  # unflagged columns only with --type-report
     full = run_cli("check", "-c", str(config), "--type-report", cwd=tmp_path)
-    assert "column price: numeric -> decimal128(10, 2)" in full.stdout
+    assert "column price" not in full.stdout and "Export: ev" in full.stdout
+    price = next(line.split() for line in full.stdout.splitlines() if line.startswith("  price "))
+    assert price == ["price", "numeric", "decimal(10,2)", "decimal128(10,", "2)", "exact"]
 
 
 @pytest.mark.pg

@@ -26,26 +26,37 @@ def doctor(config: str, params: tuple[str, ...]) -> None:
 @click.command()
 @config_option
 @exports_option
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list with one object per export.")
-@click.option("--strict", is_flag=True, help="Fail (exit 1) on lossy/unsupported type mappings and unsafe verdicts.")
-@click.option("--type-report", is_flag=True, help="List every column with its source and Arrow type.")
+@click.option("--json", "as_json", is_flag=True, help="Newline-delimited JSON: one object per export.")
+@click.option(
+    "--strict", is_flag=True, help="Exit 1 on lossy/unsupported type mappings, target failures and unsafe verdicts."
+)
+@click.option("--type-report", is_flag=True, help="Table of every column: source, Rivet and Arrow type, fidelity.")
+@click.option("--target", metavar="TARGET", default=None, help="Check each column loads into: bigquery (or bq).")
 @param_option
 def check(
-    config: str, exports: tuple[str, ...], as_json: bool, strict: bool, type_report: bool, params: tuple[str, ...]
+    config: str,
+    exports: tuple[str, ...],
+    as_json: bool,
+    strict: bool,
+    type_report: bool,
+    target: str | None,
+    params: tuple[str, ...],
 ) -> None:
     """Preflight each export without exporting: types, key index, row estimate, connections, verdict."""
     from rivet_core.preflight import check as run_check
     from rivet_core.preflight import render
+    from rivet_core.preflight.target import parse_target
 
     with user_errors():
+        warehouse = parse_target(target) if target is not None else None
         cfg = load(config, params)
-        reports = run_check(cfg, list(exports) or [e.name for e in cfg.exports])
-    if as_json:
-        click.echo(json.dumps([r.to_json() for r in reports], indent=2, default=str))
-    else:
-        for r in reports:
-            click.echo(render(r, type_report=type_report))
+        reports = run_check(cfg, list(exports) or [e.name for e in cfg.exports], warehouse)
+    for r in reports:
+        if as_json:
+            click.echo(json.dumps(r.to_json(strict), default=str))
+        else:
+            click.echo(render(r, type_report=type_report or strict or warehouse is not None, strict=strict))
     failed = any(r.errors for r in reports)
     if strict:
-        failed = failed or any(r.flagged or r.verdict == "unsafe" for r in reports)
+        failed = failed or any(r.flagged or r.target_failures or r.verdict == "unsafe" for r in reports)
     exit_failed_if(failed)

@@ -12,6 +12,7 @@ from rivet_core.planning import base_query, chunk_size
 from rivet_core.planning.key_columns import key_fields, missing_key_columns
 from rivet_core.preflight.common import one_line
 from rivet_core.preflight.credentials import destination_credentials
+from rivet_core.preflight.fidelity import logical_type, rivet_type
 from rivet_core.preflight.report import (
     CheckReport,
     ChunkEstimate,
@@ -19,22 +20,20 @@ from rivet_core.preflight.report import (
     ConnectionReport,
     KeyReport,
 )
+from rivet_core.preflight.target import COMPAT
 from rivet_core.preflight.verdict import LARGE_TABLE_ROWS, SPARSE_FACTOR, decide
 from rivet_core.sources import open_source, sql
 from rivet_core.sources.base import Query, Snapshot, Source
 from rivet_core.sources.catalog import Catalog, open_catalog
-from rivet_core.sources.types import UnmappedColumn
-
-# Types read through their text form by design (json, uuid, ISO-8601 intervals, enums): not lossy.
-_TEXT_FORMS = {"json", "jsonb", "uuid", "interval", "enum"}
+from rivet_core.sources.types import ColumnPlan, UnmappedColumn
 
 
-def check(config: Config, names: list[str]) -> list[CheckReport]:
-    """One report per export; a source that cannot be reached is an error in each."""
-    return [check_export(config, config.export(name)) for name in names]
+def check(config: Config, names: list[str], target: str | None = None) -> list[CheckReport]:
+    """One report per export (each column also against `target`); an unreachable source is an error in each."""
+    return [check_export(config, config.export(name), target) for name in names]
 
 
-def check_export(config: Config, export: ExportConfig) -> CheckReport:
+def check_export(config: Config, export: ExportConfig, target: str | None = None) -> CheckReport:
     """Everything `rivet check` says about one export, without exporting a row."""
     tuning = config.tuning_for(export)
     report = CheckReport(
@@ -44,6 +43,7 @@ def check_export(config: Config, export: ExportConfig) -> CheckReport:
         environment=config.source.environment or "production (unset)",
         tuning=tuning,
         destination=destination_credentials(config, export),
+        target=target,
     )
     if report.destination.error is not None:
         report.errors.append(f"destination: {report.destination.error}")
@@ -87,7 +87,7 @@ def inspect(export: ExportConfig, source: Source, catalog: Catalog, query: Query
             report.errors.append(f"exports[{export.name}].chunk_column: not set and no single-column primary key")
     report.query = "unresolved"
     with source.snapshot() as snap:
-        report.columns = describe(snap, query, overrides, f"exports[{export.name}]")
+        report.columns = describe(snap, query, overrides, f"exports[{export.name}]", report.target)
         report.query = "ok"
         names = [c.name for c in report.columns]
         if missing := missing_key_columns(export, names, case_sensitive=source.engine == "postgres"):
@@ -119,8 +119,11 @@ def inspect(export: ExportConfig, source: Source, catalog: Catalog, query: Query
     )
 
 
-def describe(snap: Snapshot, query: Query, overrides: dict[str, pa.DataType], path: str) -> list[ColumnReport]:
-    """Each column's source and Arrow type, flagging unsupported (unbounded numeric) and lossy (text) mappings."""
+def describe(
+    snap: Snapshot, query: Query, overrides: dict[str, pa.DataType], path: str, target: str | None = None
+) -> list[ColumnReport]:
+    """Each column's source, Rivet and Arrow type, flagging unsupported (unbounded numeric) and lossy (text)
+    mappings, and how it loads into `target`."""
     flagged: dict[str, str] = {}
     while True:
         try:
@@ -130,16 +133,26 @@ def describe(snap: Snapshot, query: Query, overrides: dict[str, pa.DataType], pa
             if exc.column in flagged:
                 raise
             flagged[exc.column] = f"unsupported: {exc} — the export fails until it has a columns: override"
-    columns = []
-    for p in plans:
-        flag = flagged.get(p.name)
-        if flag is None and p.name not in overrides and p.expr.endswith("::text") and p.source_type not in _TEXT_FORMS:
-            flag = f"lossy: {p.source_type} has no Arrow type and is written as its text form"
-        if flag is None and pa.types.is_list(p.arrow_type) and p.expr.endswith("::text[]"):
-            flag = f"lossy: {p.source_type} elements are written as text"
-        arrow = "(needs override)" if p.name in flagged else str(p.arrow_type)
-        columns.append(ColumnReport(name=p.name, source_type=p.source_type, arrow_type=arrow, flag=flag))
-    return columns
+    return [_column(p, flagged.get(p.name), p.name in overrides, target) for p in plans]
+
+
+def _column(plan: ColumnPlan, flag: str | None, overridden: bool, target: str | None) -> ColumnReport:
+    """The report of one planned column; `flag` set when it has no Arrow type yet."""
+    arrow = None if flag else plan.arrow_type
+    typ = rivet_type(arrow, plan.source_type, overridden=overridden)
+    if flag is None and not overridden and plan.expr.endswith("::text") and logical_type(plan.source_type) is None:
+        flag = f"lossy: {plan.source_type} has no Arrow type and is written as its text form"
+    if flag is None and pa.types.is_list(plan.arrow_type) and plan.expr.endswith("::text[]"):
+        flag = f"lossy: {plan.source_type} elements are written as text"
+    return ColumnReport(
+        name=plan.name,
+        source_type=plan.source_type,
+        rivet_type=typ.label,
+        arrow_type="(needs override)" if arrow is None else str(arrow),
+        fidelity="lossy" if flag and arrow is not None else typ.fidelity,  # a flagged typed column is lossy
+        flag=flag,
+        target=COMPAT[target](arrow) if target else None,
+    )
 
 
 def chunk_estimate(

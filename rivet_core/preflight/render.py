@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from rivet_core.preflight.report import CheckReport, ColumnReport
+from rivet_core.preflight.type_report import type_table
 
 
 def _column_line(c: ColumnReport) -> str:
     return f"  column {c.name}: {c.source_type} -> {c.arrow_type}" + (f"  [{c.flag}]" if c.flag else "")
 
 
-def render(report: CheckReport, *, type_report: bool = True) -> str:
-    """The report as text; without `type_report` only flagged columns are listed."""
+def render(report: CheckReport, *, type_report: bool = True, strict: bool = False) -> str:
+    """The report as text, then with `type_report` 0.7.7's table of every column (its violations fatal when
+    `strict`); without it only the flagged columns are listed."""
     lines = [f"{report.export} ({report.mode}, {report.source}): {report.verdict.upper()}"]
     lines += [f"  verdict: {reason}" for reason in report.reasons]
     lines.append(f"  query: {report.query}")
@@ -35,7 +37,10 @@ def render(report: CheckReport, *, type_report: bool = True) -> str:
     lines.append(f"  destination: {d.type}, credentials: {d.credentials or d.error}")
     if type_report:
         lines.append(f"  type report: {len(report.columns)} column(s), {len(report.flagged)} violation(s)")
-    lines += [_column_line(c) for c in report.columns if type_report or c.flag]
+    else:
+        lines += [_column_line(c) for c in report.flagged]
     lines += [f"  warning: {w}" for w in report.warnings]
     lines += [f"  error: {e}" for e in report.errors]
+    if type_report and report.columns:
+        lines.append(type_table(report, strict))
     return "\n".join(lines)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from rivet_core.config import Tuning
+from rivet_core.preflight.fidelity import Fidelity
+from rivet_core.preflight.target import TargetCompat
 
 ProbeStatus = Literal["OK", "WARN", "FAIL"]
 Verdict = Literal["efficient", "acceptable", "degraded", "unsafe"]
@@ -26,28 +28,45 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class ColumnReport:
-    """A column's source and Arrow type; `flag` says why its mapping is lossy or unsupported."""
+    """A column's source, Rivet and Arrow type with its fidelity; `flag` says why its mapping is lossy or
+    unsupported; `target` how it loads into the `--target` warehouse."""
 
     name: str
     source_type: str
+    rivet_type: str
     arrow_type: str
+    fidelity: Fidelity
     flag: str | None = None
+    target: TargetCompat | None = None
 
-    @property
-    def status(self) -> Literal["ok", "lossy", "unsupported"]:
-        """`ok`, or the kind of flag (its text starts with `lossy:` or `unsupported:`)."""
-        if not self.flag:
-            return "ok"
-        return "unsupported" if self.flag.startswith("unsupported") else "lossy"
+    def to_json(self) -> dict[str, Any]:
+        """The `columns` entry: 0.7.7's keys (`column` … `fidelity`, `target_*` with a target) and ours."""
+        out: dict[str, Any] = {
+            "column": self.name,
+            "source_type": self.source_type,
+            "rivet_type": self.rivet_type,
+            "arrow_type": self.arrow_type,
+            "fidelity": self.fidelity,
+        }
+        if self.target is not None:
+            out["target_type"] = self.target.target_type
+            out["target_status"] = self.target.status
+            if self.target.note is not None:
+                out["target_note"] = self.target.note
+        return {**out, "name": self.name, "flag": self.flag}
 
-    def violation(self) -> dict[str, str]:
-        """The `violations` entry of a flagged column in `rivet check --json`."""
+    def violation(self, strict: bool) -> dict[str, Any]:
+        """The `violations` entry of a flagged column: 0.7.7's keys (`fatal` under `--strict`) and ours."""
+        reason = (self.flag or "").removeprefix(f"{self.fidelity}: ")
         return {
+            "column_name": self.name,
+            "fidelity": self.fidelity,
+            "message": f"column '{self.name}' (source type '{self.source_type}'): fidelity={self.fidelity}: {reason}",
+            "fatal": strict,
             "column": self.name,
             "source_type": self.source_type,
             "arrow_type": self.arrow_type,
-            "severity": self.status,
-            "message": self.flag or "",
+            "severity": self.fidelity,
         }
 
 
@@ -109,6 +128,7 @@ class CheckReport:
     environment: str
     tuning: Tuning
     destination: DestinationReport
+    target: str | None = None
     query: str = "ok"
     columns: list[ColumnReport] = field(default_factory=list)
     key: KeyReport | None = None
@@ -128,16 +148,21 @@ class CheckReport:
         """Columns whose mapping is lossy or unsupported (`--strict` fails on them)."""
         return [c for c in self.columns if c.flag]
 
-    def to_json(self) -> dict[str, Any]:
-        """The object `rivet check --json` prints for this export."""
-        return {
+    @property
+    def target_failures(self) -> bool:
+        """Whether a column does not load into the `--target` warehouse."""
+        return any(c.target is not None and c.target.status == "fail" for c in self.columns)
+
+    def to_json(self, strict: bool = False) -> dict[str, Any]:
+        """The object `rivet check --json` prints for this export (`strict`: its violations are fatal)."""
+        out = {
             "export": self.export,
             "mode": self.mode,
             "source": self.source,
             "environment": self.environment,
             "query": self.query,
-            "columns": [asdict(c) for c in self.columns],
-            "violations": [c.violation() for c in self.flagged],
+            "columns": [c.to_json() for c in self.columns],
+            "violations": [c.violation(strict) for c in self.flagged],
             "key": asdict(self.key) if self.key else None,
             "row_estimate": self.row_estimate,
             "row_estimate_from": self.row_estimate_from,
@@ -152,3 +177,6 @@ class CheckReport:
             "warnings": self.warnings,
             "errors": self.errors,
         }
+        if self.target_failures:  # 0.7.7's key, present only when true
+            out["target_failures"] = True
+        return out

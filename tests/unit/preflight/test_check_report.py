@@ -20,8 +20,15 @@ def _report() -> CheckReport:
         tuning=Tuning("balanced", **_BALANCED),
         destination=DestinationReport("local", credentials="none needed"),
         columns=[
-            ColumnReport("id", "integer", "int32"),
-            ColumnReport("amount", "numeric", "(needs override)", "unsupported: unbounded numeric"),
+            ColumnReport("id", "int4", "int4", "int32", "exact"),
+            ColumnReport(
+                "amount",
+                "numeric",
+                "unsupported(numeric)",
+                "(needs override)",
+                "unsupported",
+                "unsupported: unbounded numeric",
+            ),
         ],
         key=KeyReport("chunk_column", "id", True),
         row_estimate=10,
@@ -39,16 +46,24 @@ def test_the_json_keeps_the_shape_rivet_check_prints() -> None:
         "chunks", "windows", "connections", "verdict", "reasons", "recommended_profile", "tuning", "destination",
         "warnings", "errors",
     ]  # fmt: skip
-    assert doc["columns"][0] == {"name": "id", "source_type": "integer", "arrow_type": "int32", "flag": None}
+    assert doc["columns"][0] == {
+        "column": "id", "source_type": "int4", "rivet_type": "int4", "arrow_type": "int32", "fidelity": "exact",
+        "name": "id", "flag": None,
+    }  # fmt: skip
     assert doc["violations"] == [
         {
+            "column_name": "amount",
+            "fidelity": "unsupported",
+            "message": "column 'amount' (source type 'numeric'): fidelity=unsupported: unbounded numeric",
+            "fatal": False,
             "column": "amount",
             "source_type": "numeric",
             "arrow_type": "(needs override)",
             "severity": "unsupported",
-            "message": "unsupported: unbounded numeric",
         }
     ]
+    assert _report().to_json(strict=True)["violations"][0]["fatal"] is True
+    assert "target_failures" not in doc  # 0.7.7 writes it only when true
     assert doc["key"] == {"field": "chunk_column", "column": "id", "indexed": True}
     assert doc["chunks"] == {"min": 1, "max": 10, "estimate": 1}
     assert doc["connections"] == {"needed": 2, "max_connections": 100, "in_use": 5, "free": 95}
@@ -67,7 +82,10 @@ def test_render_lists_unflagged_columns_only_in_the_type_report() -> None:
     assert report.flagged == [report.columns[1]]
     short, full = render(report, type_report=False), render(report)
     assert "column amount: numeric -> (needs override)  [unsupported: unbounded numeric]" in short
-    assert "column id" not in short and "  column id: integer -> int32" in full
+    assert "column id" not in short and "Export: ev" not in short
+    rows = [line.split() for line in full.splitlines()]
+    assert ["id", "int4", "int4", "int32", "exact"] in rows and ["Export:", "ev"] in rows
+    assert "column amount:" not in full  # the table lists it
     assert "  chunks: 1" in full and "  connections: needs 2, 95 free (5 in use of 100)" in full
 
 
