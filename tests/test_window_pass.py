@@ -57,12 +57,17 @@ def config(engine: Engine, folder: Path, table: str, **extra: Any) -> Path:
 
 
 def scans(engine: Engine, table: str, before: int = -1) -> int:
-    """Postgres: the table's sequential plus index scans, once the last run's counts arrived (stats are async)."""
+    """Postgres: the table's sequential plus index scans, once the last run's counts arrived (stats are async):
+    without `before`, once the count held still for a second; with it, once it moved past `before`."""
     statement = "SELECT seq_scan + COALESCE(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = %s"
     deadline = time.monotonic() + 10
+    last, since = -1, time.monotonic()
     while True:
         (count,) = engine.execute(statement, (table,))[0]
-        if count > before or time.monotonic() > deadline:
+        if count != last:
+            last, since = count, time.monotonic()
+        settled = count > before if before >= 0 else time.monotonic() - since >= 1.0
+        if settled or time.monotonic() > deadline:
             time.sleep(0.5 if before >= 0 else 0)  # a slower backend's counts after the first
             return int(engine.execute(statement, (table,))[0][0])
         time.sleep(0.1)
