@@ -121,10 +121,8 @@ class ParquetPart:
     def __init__(self, sink: HashingSink, schema: pa.Schema, options: FormatOptions) -> None:
         self.sink = sink
         self.options = options
-        codec = _PARQUET_CODECS[options.compression]
-        self._writer = pq.ParquetWriter(
-            sink, schema, compression=codec, compression_level=options.compression_level if codec != "none" else None
-        )
+        self._schema = schema
+        self._writer: pq.ParquetWriter | None = None  # opened at the first row group, which picks the dictionaries
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self._pending_bytes = 0
@@ -140,8 +138,18 @@ class ParquetPart:
 
     def flush(self) -> None:
         if self._pending:
-            self._writer.write_table(pa.Table.from_batches(self._pending), row_group_size=self._pending_rows)
+            writer = self._writer or self._open(self._pending[0])
+            writer.write_table(pa.Table.from_batches(self._pending), row_group_size=self._pending_rows)
             self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
+
+    def _open(self, first: pa.RecordBatch | None) -> pq.ParquetWriter:
+        codec = _PARQUET_CODECS[self.options.compression]
+        level = self.options.compression_level if codec != "none" else None
+        dictionary = dictionary_columns(first) if first is not None else False
+        self._writer = pq.ParquetWriter(
+            self.sink, self._schema, compression=codec, compression_level=level, use_dictionary=dictionary
+        )
+        return self._writer
 
     @property
     def pending_bytes(self) -> int:
@@ -149,8 +157,29 @@ class ParquetPart:
 
     def close(self) -> None:
         self.flush()
-        self._writer.close()
+        (self._writer or self._open(None)).close()
         self.sink.close()
+
+
+DICTIONARY_MAX_DISTINCT = 0.1  # a column is dictionary-encoded when its first batch has at most 10% distinct values
+
+
+def dictionary_columns(batch: pa.RecordBatch) -> list[str]:
+    """The columns worth a Parquet dictionary, judged on a part's first batch: those that repeat their values.
+
+    Arrow dictionary-encodes every column by default and falls back to plain once a dictionary page fills, which
+    on unique values (keys, timestamps, free text) doubles the encode time and grows the file (bench/README.md)."""
+    picked = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_boolean(column.type) or pa.types.is_nested(column.type) or len(column) == 0:
+            continue
+        try:
+            distinct = pc.count_distinct(column, mode="all").as_py()
+        except pa.ArrowNotImplementedError:  # a type Arrow cannot count: left plain
+            continue
+        if distinct <= DICTIONARY_MAX_DISTINCT * len(column):
+            picked.append(name)
+    return picked
 
 
 class CsvPart:

@@ -109,6 +109,7 @@ def test_cli_materialize_writes_the_export(pg: Any, orders: str, tmp_path: Path)
     assert [tuple(r.values()) for r in table.to_pylist()] == expected
 
 
+@pytest.mark.slow
 @pytest.mark.pg
 def test_incremental_with_a_new_dagster_home_and_no_state_each_time_exports_each_row_once(
     pg: Any, orders: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

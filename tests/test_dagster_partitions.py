@@ -167,6 +167,7 @@ def test_chunk_partitions_stay_stable_as_the_table_grows_and_the_sensor_adds_new
     assert ids_in(tmp_path / "out") == list(range(30, 90))
 
 
+@pytest.mark.slow
 @pytest.mark.pg
 def test_cli_materializes_chunk_partitions_registered_in_a_persistent_dagster_home(events: str, tmp_path: Path) -> None:
     export_config(tmp_path, chunk_export(events))

@@ -161,6 +161,7 @@ def test_cli_runs_of_one_export_at_once_never_duplicate_s3(
     assert_exactly_once(store.open("exports/orders"))
 
 
+@pytest.mark.slow
 @pytest.mark.dagster
 def test_dagster_materializations_at_once_never_duplicate(big: str, tmp_path: Path) -> None:
     """Three at once: two sharing a DAGSTER_HOME, one with its own; one writes, the others fail naming it."""
@@ -172,6 +173,7 @@ def test_dagster_materializations_at_once_never_duplicate(big: str, tmp_path: Pa
     assert_exactly_once(LocalDestination(tmp_path / "out"))
 
 
+@pytest.mark.slow
 @pytest.mark.dagster
 def test_cli_and_dagster_at_once_never_duplicate(pg: Any, big: str, tmp_path: Path) -> None:
     config = export_config(tmp_path, export_of(big, tuning=SLOWER))

@@ -28,6 +28,8 @@ from stores import ENV, Store, store_fixture  # noqa: F401  (fixture)
 from rivet_core.destinations import StoreTimeouts
 from rivet_core.errors import DestinationError
 
+pytestmark = pytest.mark.slow
+
 # Test-sized bounds: connect 1 s, read 2 s, a step 4 s (an 8 MiB part: 4 + 8 s), two S3 attempts.
 SHORT_ENV = {
     "RIVET_STORE_CONNECT_TIMEOUT_S": "1",
