@@ -13,7 +13,6 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from rivet_core import commit
@@ -62,6 +61,14 @@ class _DestinationFiles(pafs.FileSystemHandler):
     delete_file = move = copy_file = open_output_stream = open_append_stream = _read_only
 
 
+def _dataset(paths: list[str], fmt: str, filesystem: pafs.FileSystem | None = None) -> Any:
+    """A pyarrow dataset over `paths`; pyarrow.dataset is imported here, on first read: it imports pandas (~0.6 s of
+    CPU), which every process that merely loads a code location would otherwise pay."""
+    import pyarrow.dataset as ds
+
+    return ds.dataset(paths, format=fmt, filesystem=filesystem)
+
+
 def scan(dest: Destination, units: list[Manifest], fmt: str) -> pl.LazyFrame:
     """A LazyFrame over the data files of committed units in one format (an empty frame when there are none)."""
     keys = [p.key for m in units for p in m.parts]
@@ -71,7 +78,7 @@ def scan(dest: Destination, units: list[Manifest], fmt: str) -> pl.LazyFrame:
         paths = [dest.uri(k) for k in keys]
         return pl.scan_parquet(paths) if fmt == "parquet" else pl.scan_csv(paths)
     filesystem = pafs.PyFileSystem(_DestinationFiles(dest))
-    return pl.scan_pyarrow_dataset(ds.dataset(keys, format=fmt, filesystem=filesystem))
+    return pl.scan_pyarrow_dataset(_dataset(keys, fmt, filesystem))
 
 
 def batches(dest: Destination, units: list[Manifest], fmt: str) -> Iterator[pa.RecordBatch]:
@@ -80,7 +87,7 @@ def batches(dest: Destination, units: list[Manifest], fmt: str) -> Iterator[pa.R
     if not keys:
         return iter(())
     if dest.kind == "local":
-        dataset = ds.dataset([dest.uri(k) for k in keys], format=fmt)
+        dataset = _dataset([dest.uri(k) for k in keys], fmt)
     else:
-        dataset = ds.dataset(keys, format=fmt, filesystem=pafs.PyFileSystem(_DestinationFiles(dest)))
+        dataset = _dataset(keys, fmt, pafs.PyFileSystem(_DestinationFiles(dest)))
     return iter(dataset.to_batches())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -145,6 +146,9 @@ def serve(path: str) -> None:
     for name in PRELOAD:
         importlib.import_module(name)
     assert "pandas" not in sys.modules, "a preload imported pandas, which the rivet CLI refuses"
+    # Out of the collector's sight: a child's collections (and its shutdown's) would otherwise walk, and so copy,
+    # every preloaded object's page: 0.36 s of CPU per `rivet --version`, 0.1 s with the freeze.
+    gc.freeze()
     parent = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path + ".new")
