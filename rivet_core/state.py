@@ -19,6 +19,8 @@ from rivet_core.sources.limits import bookkeeping_params
 from rivet_core.writers import WrittenPart
 
 STATE_STATEMENT_TIMEOUT_S = 30  # one state-store statement (they are all small)
+# Postgres: first runs creating the tables at once collide in pg_type despite IF NOT EXISTS; this lock serializes them.
+_SCHEMA_LOCK = int.from_bytes(hashlib.blake2b(b"rivet-state-ddl", digest_size=8).digest(), "big", signed=True)
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS rivet_cursors (
@@ -48,11 +50,13 @@ _SCHEMA = [
 class StateStore:
     """A thin SQL store; one short transaction per call, so a crash never leaves it half-written."""
 
-    def __init__(self, connect: Any, placeholder: str, location: str) -> None:
+    def __init__(self, connect: Any, placeholder: str, location: str, *, schema_lock: str | None = None) -> None:
         self._connect = connect
         self._ph = placeholder
         self.location = location
         with self._tx() as cur:
+            if schema_lock is not None:
+                cur.execute(schema_lock, (_SCHEMA_LOCK,))
             for ddl in _SCHEMA:
                 cur.execute(ddl)
 
@@ -65,7 +69,8 @@ class StateStore:
 
             # a state store that stops answering fails the run instead of hanging it
             bounds = bookkeeping_params(statement_timeout_s=STATE_STATEMENT_TIMEOUT_S)
-            return cls(lambda: psycopg.connect(url, **bounds), "%s", "postgres (RIVET_STATE_URL)")
+            lock = "SELECT pg_advisory_xact_lock(%s)"
+            return cls(lambda: psycopg.connect(url, **bounds), "%s", "postgres (RIVET_STATE_URL)", schema_lock=lock)
         path = config_dir / ".rivet_state.db"
         return cls(lambda: sqlite3.connect(path, timeout=30), "?", str(path))
 
