@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from forkserver import ForkServer
+from forkserver import ForkedProcess, ForkServer, Out
 from servers import azurite, gcs_emulator, moto_s3, slack  # noqa: F401  (S3, GCS, Azure servers, a Slack stand-in: on use)
 
 import rivet_core  # noqa: F401  (first: it loads the MySQL C extension before pyarrow can)
@@ -124,3 +124,17 @@ def run_cli(
     if _FORKS.usable(full_env):
         return _FORKS.run([*RIVET, *args], list(args), cwd, full_env, timeout)
     return subprocess.run([*RIVET, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+CliProcess = subprocess.Popen[str] | ForkedProcess
+
+
+def start_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, stdout: Out = None, stderr: Out = None
+) -> CliProcess:
+    """Start `rivet ARGS` as `subprocess.Popen(..., text=True)` would (the caller waits, signals or kills it by its
+    `pid`), forked like `run_cli`'s commands."""
+    full_env = {**os.environ, **(env or {})}
+    if _FORKS.usable(full_env):
+        return _FORKS.popen([*RIVET, *args], list(args), cwd, full_env, stdout, stderr)
+    return subprocess.Popen([*RIVET, *args], cwd=cwd, env=full_env, stdout=stdout, stderr=stderr, text=True)

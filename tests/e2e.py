@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -14,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
-from conftest import PG_URL, RIVET, run_cli
+from conftest import PG_URL, run_cli, start_cli
 
 
 def export_config(folder: Path, *exports: dict[str, Any], url: str = PG_URL, name: str = "rivet.yaml") -> Path:
@@ -75,9 +74,7 @@ def insert_series(pg: Any, table: str, select: str, ids: range, *params: Any) ->
 
 def kill_run_when(config: Path, ready: Callable[[], bool], env: dict[str, str] | None = None) -> int:
     """Start `rivet run -c CONFIG`, SIGKILL it as soon as `ready()` holds (unless it ends first); its exit code."""
-    proc = subprocess.Popen(
-        [*RIVET, "run", "-c", str(config)], env={**os.environ, **(env or {})}, stderr=subprocess.DEVNULL
-    )
+    proc = start_cli("run", "-c", str(config), env=env, stderr=subprocess.DEVNULL)
     try:
         while proc.poll() is None and not ready():
             time.sleep(0.005)

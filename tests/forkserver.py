@@ -20,6 +20,7 @@ import gc
 import importlib
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 
 # What a rivet command imports on its way; preloaded so a child starts with them (pandas never: the CLI refuses it).
 PRELOAD = (
@@ -49,6 +50,7 @@ PRELOAD = (
     "rich",
 )
 _STARTUP_PREFIXES = ("PYTHON", "LD_")
+Out = int | IO[bytes] | IO[str] | None  # a Popen stdout/stderr: PIPE, DEVNULL, an fd, a file, or inherited
 
 
 def _startup(env: dict[str, str]) -> dict[str, str]:
@@ -88,18 +90,10 @@ class ForkServer:
         self, argv: list[str], args: list[str], cwd: Path | None, env: dict[str, str], timeout: float
     ) -> subprocess.CompletedProcess[str]:
         """`subprocess.run(argv, cwd=, env=, capture_output=True, text=True, timeout=)`, forked from the server."""
-        self.start()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        stdin = os.open(os.devnull, os.O_RDONLY)
-        request = {"args": args, "cwd": str(cwd or Path.cwd()), "env": env}
-        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
-            conn.settimeout(60)
-            conn.connect(str(self.path))
-            socket.send_fds(conn, [json.dumps(request).encode()], [stdin, out_w, err_w])
-            for fd in (stdin, out_w, err_w):
-                os.close(fd)
-            pid = int(conn.recv(64))
+        conn, pid = self._fork(args, cwd, env, [os.open(os.devnull, os.O_RDONLY), out_w, err_w])
+        with conn:
             try:
                 stdout, stderr = _read_both(out_r, err_r, time.monotonic() + timeout)
             except TimeoutError:
@@ -109,28 +103,124 @@ class ForkServer:
             code = int(conn.recv(64))
         return subprocess.CompletedProcess(argv, code, _text(stdout), _text(stderr))
 
+    def popen(
+        self, argv: list[str], args: list[str], cwd: Path | None, env: dict[str, str], stdout: Out, stderr: Out
+    ) -> ForkedProcess:
+        """`subprocess.Popen(argv, cwd=, env=, stdout=, stderr=, text=True)`, forked from the server."""
+        fds, readers = [os.open(os.devnull, os.O_RDONLY)], []
+        for out, inherited in ((stdout, 1), (stderr, 2)):
+            if out == subprocess.PIPE:
+                read_end, write_end = os.pipe()
+                fds.append(write_end)
+                readers.append(open(read_end, encoding="utf-8"))  # noqa: SIM115  (the caller reads and closes it)
+            else:
+                fds.append(os.open(os.devnull, os.O_WRONLY) if out == subprocess.DEVNULL else os.dup(
+                    inherited if out is None else out if isinstance(out, int) else out.fileno()))  # fmt: skip
+                readers.append(None)
+        conn, pid = self._fork(args, cwd, env, fds)
+        return ForkedProcess(argv, pid, conn, readers[0], readers[1])
+
+    def _fork(
+        self, args: list[str], cwd: Path | None, env: dict[str, str], fds: list[int]
+    ) -> tuple[socket.socket, int]:
+        """Hand the server one command and its stdin/stdout/stderr (closed here once sent): the connection that
+        will carry its exit code, and its pid."""
+        self.start()
+        request = {"args": args, "cwd": str(cwd or Path.cwd()), "env": env}
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        conn.settimeout(60)
+        conn.connect(str(self.path))
+        socket.send_fds(conn, [json.dumps(request).encode()], fds)
+        for fd in fds:
+            os.close(fd)
+        return conn, int(conn.recv(64))
+
+
+class ForkedProcess:
+    """A command forked by the server, with the part of subprocess.Popen the tests use: `pid` is the command's own,
+    so a signal reaches it; the exit code arrives on the server connection (negative: the signal that ended it)."""
+
+    def __init__(
+        self, args: list[str], pid: int, conn: socket.socket, stdout: IO[str] | None, stderr: IO[str] | None
+    ) -> None:
+        self.args, self.pid, self.returncode = args, pid, None
+        self.stdout, self.stderr = stdout, stderr
+        self._conn = conn
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            ready, _, _ = select.select([self._conn], [], [], 0)
+            if ready:
+                self._ended()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            ready, _, _ = select.select([self._conn], [], [], timeout)
+            if not ready:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            self._ended()
+        assert self.returncode is not None
+        return self.returncode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str | None, str | None]:
+        """Both pipes to their end and the exit code, within `timeout` (TimeoutExpired, the command still running)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        fds = [f.fileno() for f in (self.stdout, self.stderr) if f is not None]
+        data = _read_all(fds, deadline) if fds else {}
+        self.wait(max(0.0, deadline - time.monotonic()))
+        out, err = (None if f is None else _text(data[f.fileno()]) for f in (self.stdout, self.stderr))
+        for f in (self.stdout, self.stderr):
+            if f is not None:
+                f.close()
+        return out, err
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def _ended(self) -> None:
+        code = self._conn.recv(64)
+        self._conn.close()
+        if not code:
+            raise RuntimeError(f"tests/forkserver.py ended before reporting pid {self.pid}'s exit")
+        self.returncode = int(code)
+
 
 def _read_both(out_fd: int, err_fd: int, deadline: float) -> tuple[bytes, bytes]:
-    """Both pipes to their end (the child and all it started closed them), or TimeoutError at `deadline`."""
-    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    """Both pipes to their end (the child and all it started closed them), or TimeoutError at `deadline`; closed."""
+    try:
+        data = _read_all([out_fd, err_fd], deadline)
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
+    return data[out_fd], data[err_fd]
+
+
+def _read_all(fds: list[int], deadline: float) -> dict[int, bytes]:
+    """Each pipe to its end, or TimeoutError at `deadline`."""
+    chunks: dict[int, list[bytes]] = {fd: [] for fd in fds}
     with selectors.DefaultSelector() as sel:
         for fd in chunks:
             sel.register(fd, selectors.EVENT_READ)
-        try:
-            while sel.get_map():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                for key, _ in sel.select(left):
-                    data = os.read(key.fd, 1 << 16)
-                    if data:
-                        chunks[key.fd].append(data)
-                    else:
-                        sel.unregister(key.fd)
-        finally:
-            os.close(out_fd)
-            os.close(err_fd)
-    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            for key, _ in sel.select(left):
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    sel.unregister(key.fd)
+    return {fd: b"".join(parts) for fd, parts in chunks.items()}
 
 
 def _text(data: bytes) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import RIVET, run_cli
+from conftest import run_cli, start_cli
 from e2e import data_files, export_config, kill_run_when, manifests, rivet_ok, run_json
 from engines import Engine, engine_fixture  # noqa: F401 - the `engine` fixture
 
@@ -83,7 +82,7 @@ def test_sparse_ids_every_row_once_with_at_most_parallel_plus_one_connections(
     config = engine.config(tmp_path, {**export, "tuning": tuning})  # no chunk_column: the primary key (as 0.7.7)
     log = tmp_path / "stderr.log"
     with log.open("w") as err:
-        proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], stderr=err)
+        proc = start_cli("run", "-c", str(config), stderr=err)
         peak = 0
         while proc.poll() is None:
             peak = max(peak, engine.sessions_of(proc.pid))

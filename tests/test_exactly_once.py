@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import RIVET
+from conftest import CliProcess, start_cli
 from e2e import export_config, insert_series
 from servers import GcsEmulator, MotoS3
 from stores import ENV, Store, querying
@@ -101,9 +101,8 @@ def assert_exactly_once(dest: Destination, rows: int = ROWS) -> None:
 # -- processes --------------------------------------------------------------------------------------------------
 
 
-def rivet(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    argv = [*RIVET, "run", "-c", str(config), *args]
-    return subprocess.Popen(argv, env={**os.environ, **ENV, **(env or {})}, stderr=subprocess.PIPE, text=True)
+def rivet(config: Path, *args: str, env: dict[str, str] | None = None) -> CliProcess:
+    return start_cli("run", "-c", str(config), *args, env={**ENV, **(env or {})}, stderr=subprocess.PIPE)
 
 
 def dagster(folder: Path, home: Path) -> subprocess.Popen[str]:
@@ -116,7 +115,7 @@ def dagster(folder: Path, home: Path) -> subprocess.Popen[str]:
                             stdout=subprocess.DEVNULL, text=True)  # fmt: skip
 
 
-def finish(*procs: subprocess.Popen[str]) -> list[tuple[int, str]]:
+def finish(*procs: CliProcess | subprocess.Popen[str]) -> list[tuple[int, str]]:
     return [(p.wait(180), p.stderr.read() if p.stderr else "") for p in procs]
 
 

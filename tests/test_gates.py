@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import RIVET, run_cli
+from conftest import run_cli, start_cli
 from e2e import data_files, export_config, manifests, rivet_ok, run_json, state_show
 from engines import Engine, engine_fixture  # noqa: F401 - the `engine` fixture
 
@@ -198,10 +198,8 @@ def test_reconcile_counts_in_the_export_snapshot_while_rows_are_inserted(
     stdout = tmp_path / "summary.json"
     try:
         with stdout.open("w") as sink:
-            proc = subprocess.Popen(
-                [*RIVET, "run", "-c", str(config), "--json", "--reconcile", "--validate"],
-                stdout=sink,
-                stderr=subprocess.DEVNULL,
+            proc = start_cli(
+                "run", "-c", str(config), "--json", "--reconcile", "--validate", stdout=sink, stderr=subprocess.DEVNULL
             )
             next_id = 20001
             while proc.poll() is None:  # a concurrent writer, committing one row at a time

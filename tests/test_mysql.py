@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import MYSQL_URL, RIVET
+from conftest import MYSQL_URL, run_cli, start_cli
 from e2e import data_files, manifests, read_parquet, run_json, state_show
 
 from rivet_core.config import Tuning
@@ -170,7 +170,7 @@ def type_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, s
             },
             {"name": "narrow", "query": query, "destination": {"type": "local", "path": "./out/n"}},
         )
-        proc = subprocess.run([*RIVET, "run", "-c", str(config), "--json"], capture_output=True, text=True)
+        proc = run_cli("run", "-c", str(config), "--json")
         yield folder, proc
     finally:
         execute(conn, f"DROP TABLE IF EXISTS {table}")
@@ -329,7 +329,7 @@ def test_kill_mid_export_fails_cleanly_and_the_next_run_completes(db: Any, new_t
     before, files, units = state_show(config, "ev"), data_files(out), manifests(out, "ev")
     add_events(db, new_table, range(11, 20011), payload=1000)  # ~20 MB: the server blocks on the throttled client
 
-    proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], stderr=subprocess.PIPE, text=True)
+    proc = start_cli("run", "-c", str(config), stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while (victim := export_query_id(db, new_table)) is None and proc.poll() is None:
@@ -446,10 +446,7 @@ def test_zero_timeouts_mean_no_limit(mysql_url: str) -> None:
 
 
 def test_a_syntax_error_in_a_query_export_is_one_clear_line(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [*RIVET, "run", "-c", str(mysql_config(tmp_path, {"name": "bad", "query": "SELEC 1"}))],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    proc = run_cli("run", "-c", str(mysql_config(tmp_path, {"name": "bad", "query": "SELEC 1"})))
     assert proc.returncode == 1
     assert "ERROR bad: mysql: You have an error in your SQL syntax" in proc.stderr and "(error 1064)" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -458,7 +455,7 @@ def test_a_syntax_error_in_a_query_export_is_one_clear_line(tmp_path: Path) -> N
 def test_a_refused_login_exits_1_without_the_password(tmp_path: Path) -> None:
     config = mysql_config(tmp_path, {"name": "ev", "table": "nowhere"})
     config.write_text(config.read_text().replace("mysql://root@", "mysql://root:s3cret-pw@"))
-    proc = subprocess.run([*RIVET, "run", "-c", str(config)], capture_output=True, text=True)
+    proc = run_cli("run", "-c", str(config))
     assert proc.returncode == 1
     assert "mysql: Access denied" in proc.stderr
     assert "s3cret-pw" not in proc.stderr and "Traceback" not in proc.stderr

@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 import pytest
 import yaml
-from conftest import RIVET, run_cli
+from conftest import run_cli, start_cli
 from e2e import export_config, read_parquet
 
 
@@ -88,9 +88,7 @@ def _streaming_children(parent: psutil.Process) -> list[psutil.Process]:
 
 def test_a_killed_export_process_fails_only_its_export(slow_table: str, tmp_path: Path) -> None:
     config = _config(tmp_path, slow_table, {"parallel_export_processes": True})
-    proc = subprocess.Popen(
-        [*RIVET, "run", "-c", str(config), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = start_cli("run", "-c", str(config), "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     victims: set[int] = set()
     while time.monotonic() < deadline and proc.poll() is None and len(victims) < 2:

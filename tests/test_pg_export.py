@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import xxhash
 import yaml
-from conftest import PG_URL, RIVET, run_cli
+from conftest import PG_URL, run_cli, start_cli
 from e2e import data_files, export_config, kill_run_when, manifests, read_parquet, rivet_ok, run_json, state_show
 
 pytestmark = pytest.mark.pg
@@ -324,7 +324,7 @@ def test_concurrent_runs_never_overwrite_each_others_files_or_manifests(pg: Any,
     add_events(pg, events, range(1, 101))
     config = export_config(tmp_path, {"name": "ev", "table": events})
     out = tmp_path / "out"
-    procs = [subprocess.Popen([*RIVET, "run", "-c", str(config)], stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [start_cli("run", "-c", str(config), stderr=subprocess.PIPE) for _ in range(3)]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     codes = [p.returncode for p in procs]
     assert set(codes) <= {0, 1}, errors

@@ -7,14 +7,13 @@ leave the cursor where it was.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RIVET
+from conftest import start_cli
 from e2e import data_files, export_config, insert_series, run_json, state_show
 
 pytestmark = pytest.mark.pg
@@ -34,7 +33,7 @@ def test_destination_failure_with_a_full_prefetch_queue_ends_the_run(pg: Any, ta
 
     tmp = tmp_path / "out" / "_rivet" / "ev" / "_tmp"
     known = set(tmp.iterdir()) if tmp.exists() else set()
-    proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], env=dict(os.environ), stderr=subprocess.PIPE, text=True)
+    proc = start_cli("run", "-c", str(config), stderr=subprocess.PIPE)
     fresh: list[Path] = []
     try:
         deadline = time.monotonic() + 60

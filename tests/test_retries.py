@@ -16,7 +16,7 @@ import psutil
 import psycopg
 import pyarrow as pa
 import pytest
-from conftest import PG_URL, RIVET, run_cli
+from conftest import PG_URL, CliProcess, run_cli, start_cli
 from e2e import data_files, export_config, read_parquet
 
 from rivet_core.pipeline.prefetch import Meter, Prefetch
@@ -36,15 +36,11 @@ def slow(pg: Any, table_name: str) -> Iterator[str]:
     pg.execute(f"DROP TABLE {table_name}")
 
 
-def _start(pg: Any, config: Path) -> tuple[subprocess.Popen[str], Any]:
+def _start(pg: Any, config: Path) -> tuple[CliProcess, Any]:
     """`rivet run --json` as a process, and the server time it started at (its backends start later)."""
     since = pg.execute("SELECT clock_timestamp()").fetchone()[0]
-    proc = subprocess.Popen(
-        [*RIVET, "run", "-c", str(config), "--json"],
-        cwd=config.parent,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_cli(
+        "run", "-c", str(config), "--json", cwd=config.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     return proc, since
 
@@ -56,7 +52,7 @@ def _client_ports(pid: int) -> list[int]:
     return []
 
 
-def _terminate(pg: Any, proc: subprocess.Popen[str], since: Any, where: str) -> None:
+def _terminate(pg: Any, proc: CliProcess, since: Any, where: str) -> None:
     """pg_terminate_backend of this run's backends matching `where` (never another test's), once one shows up."""
     for _ in range(600):
         assert proc.poll() is None, f"the export ended before its backend was terminated: {proc.communicate()}"

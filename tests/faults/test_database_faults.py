@@ -11,7 +11,6 @@ longer than it, are not stalls. A reset mid-stream is a transient error, retried
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 import time
@@ -22,7 +21,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 import yaml
-from conftest import RIVET
+from conftest import start_cli
 from e2e import data_files, read_parquet, run_json
 from engines import Engine, engine_fixture  # noqa: F401  (fixture)
 from faults.proxy import FaultProxy, Mode
@@ -81,8 +80,7 @@ def run_with_fault(
     clearing = threading.Thread(target=clear, args=(proxy, clear_after_s), daemon=True)
     if clear_after_s is not None:
         clearing.start()
-    proc = subprocess.Popen([*RIVET, "run", "-c", str(path), "--json"], env=dict(os.environ), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc = start_cli("run", "-c", str(path), "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         stdout, stderr = proc.communicate(timeout=60)
     finally:

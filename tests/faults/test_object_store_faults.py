@@ -11,7 +11,6 @@ every row exactly once (by primary key).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 import pytest
-from conftest import RIVET
+from conftest import start_cli
 from e2e import export_config, insert_series, run_json, state_show
 from faults.proxy import FaultProxy, Mode
 from stores import ENV, Store, store_fixture  # noqa: F401  (fixture)
@@ -65,8 +64,7 @@ def add_blobs(pg: Any, table: str, ids: range) -> None:
 def run_until_fault(config: Path, proxy: FaultProxy, mode: Mode) -> tuple[int, str, float]:
     """`rivet run` with the short bounds, `mode` armed mid-part: exit code, stderr, seconds from fault to exit."""
     proxy.arm(mode, MID_PART)
-    env = {**os.environ, **ENV, **SHORT_ENV}
-    proc = subprocess.Popen([*RIVET, "run", "-c", str(config)], env=env, stderr=subprocess.PIPE, text=True)
+    proc = start_cli("run", "-c", str(config), env={**ENV, **SHORT_ENV}, stderr=subprocess.PIPE)
     try:
         _, stderr = proc.communicate(timeout=120)
     finally:
