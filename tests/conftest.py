@@ -25,10 +25,11 @@ from rivet_core.redact import forget_all
 PG_URL = os.environ.get("RIVET_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MYSQL_URL = os.environ.get("RIVET_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 RIVET = [sys.executable, "-m", "rivet_core.cli"]
+DAGSTER = [sys.executable, "-m", "dagster"]  # this interpreter's (a copied venv's `dagster` script may run another)
 # The suite starts hundreds of rivet and Dagster processes: let the first write the bytecode the rest reuse
 # (a machine with PYTHONDONTWRITEBYTECODE set would recompile every rivet module in each of them).
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-_FORKS = ForkServer()
+_FORKS = {program: ForkServer(program) for program in ("rivet", "dagster")}  # each started on first use
 
 
 # The files that take longest, longest first (wall seconds summed per file from `pytest --durations=0`, measured
@@ -120,10 +121,15 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run `rivet ARGS` as a separate process (exit codes and stderr exactly as a user sees them), forked from one
     that imported rivet once (tests/forkserver.py) unless the environment changes how Python starts."""
-    full_env = {**os.environ, **(env or {})}
-    if _FORKS.usable(full_env):
-        return _FORKS.run([*RIVET, *args], list(args), cwd, full_env, timeout)
-    return subprocess.run([*RIVET, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return _run(_FORKS["rivet"], RIVET, args, cwd, env, timeout)
+
+
+def run_dagster(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run `dagster ARGS` as `run_cli` runs rivet: a separate process, forked from one that imported Dagster and
+    rivet_dagster once."""
+    return _run(_FORKS["dagster"], DAGSTER, args, cwd, env, timeout)
 
 
 CliProcess = subprocess.Popen[str] | ForkedProcess
@@ -134,7 +140,31 @@ def start_cli(
 ) -> CliProcess:
     """Start `rivet ARGS` as `subprocess.Popen(..., text=True)` would (the caller waits, signals or kills it by its
     `pid`), forked like `run_cli`'s commands."""
+    return _start(_FORKS["rivet"], RIVET, args, cwd, env, stdout, stderr)
+
+
+def start_dagster(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, stdout: Out = None, stderr: Out = None
+) -> CliProcess:
+    """Start `dagster ARGS` as `start_cli` starts rivet."""
+    return _start(_FORKS["dagster"], DAGSTER, args, cwd, env, stdout, stderr)
+
+
+def _run(
+    forks: ForkServer, argv: list[str], args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None,
+    timeout: float,
+) -> subprocess.CompletedProcess[str]:  # fmt: skip
     full_env = {**os.environ, **(env or {})}
-    if _FORKS.usable(full_env):
-        return _FORKS.popen([*RIVET, *args], list(args), cwd, full_env, stdout, stderr)
-    return subprocess.Popen([*RIVET, *args], cwd=cwd, env=full_env, stdout=stdout, stderr=stderr, text=True)
+    if forks.usable(full_env):
+        return forks.run([*argv, *args], list(args), cwd, full_env, timeout)
+    return subprocess.run([*argv, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def _start(
+    forks: ForkServer, argv: list[str], args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None,
+    stdout: Out, stderr: Out,
+) -> CliProcess:  # fmt: skip
+    full_env = {**os.environ, **(env or {})}
+    if forks.usable(full_env):
+        return forks.popen([*argv, *args], list(args), cwd, full_env, stdout, stderr)
+    return subprocess.Popen([*argv, *args], cwd=cwd, env=full_env, stdout=stdout, stderr=stderr, text=True)

@@ -28,27 +28,35 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import IO, NoReturn
 
-# What a rivet command imports on its way; preloaded so a child starts with them (pandas never: the CLI refuses it).
-PRELOAD = (
-    "rivet_core",  # first: it loads the MySQL C extension before pyarrow can
-    "rivet_core.cli",
-    "rivet_core.engine",
-    "rivet_core.pipeline.run",
-    "pyarrow",
-    "pyarrow.parquet",
-    "pyarrow.csv",
-    "pyarrow.compute",
-    "adbc_driver_postgresql.dbapi",
-    "psycopg",
-    "mysql.connector",
-    "pydantic",
-    "yaml",
-    "click",
-    "rich",
-)
+# What a command imports on its way, per program; preloaded so a child starts with them.
+PRELOAD = {
+    # pandas never: the rivet CLI refuses it
+    "rivet": (
+        "rivet_core",  # first: it loads the MySQL C extension before pyarrow can
+        "rivet_core.cli",
+        "rivet_core.engine",
+        "rivet_core.pipeline.run",
+        "pyarrow",
+        "pyarrow.parquet",
+        "pyarrow.csv",
+        "pyarrow.compute",
+        "adbc_driver_postgresql.dbapi",
+        "psycopg",
+        "mysql.connector",
+        "pydantic",
+        "yaml",
+        "click",
+        "rich",
+    ),
+    # what `dagster … -m rivet_dagster.definitions` imports before it reads RIVET_CONFIG (definitions itself: never)
+    "dagster": ("rivet_core", "dagster", "dagster._cli", "rivet_dagster"),
+}
+MAIN = {"rivet": "rivet_core.cli", "dagster": "dagster._cli"}  # the module whose main() a child calls
+PACKAGE = {"rivet": "rivet_core.cli", "dagster": "dagster"}  # what `python -m` runs: its __main__.py
 _STARTUP_PREFIXES = ("PYTHON", "LD_")
 Out = int | IO[bytes] | IO[str] | None  # a Popen stdout/stderr: PIPE, DEVNULL, an fd, a file, or inherited
 
@@ -59,9 +67,11 @@ def _startup(env: dict[str, str]) -> dict[str, str]:
 
 
 class ForkServer:
-    """The client: starts the server on first use, hands it a command and the pipes, waits for its exit code."""
+    """The client: starts the server of `program` (a PRELOAD key) on first use, hands it a command and the pipes,
+    waits for its exit code."""
 
-    def __init__(self) -> None:
+    def __init__(self, program: str) -> None:
+        self.program = program
         self.path = Path()
         self.env = _startup(dict(os.environ))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -74,7 +84,7 @@ class ForkServer:
             return
         self.path = Path(tempfile.mkdtemp(prefix="rivet-fork-")) / "socket"
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, str(self.path)],
+            [sys.executable, __file__, str(self.path), self.program],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -109,14 +119,17 @@ class ForkServer:
         """`subprocess.Popen(argv, cwd=, env=, stdout=, stderr=, text=True)`, forked from the server."""
         fds, readers = [os.open(os.devnull, os.O_RDONLY)], []
         for out, inherited in ((stdout, 1), (stderr, 2)):
+            readers.append(None)
             if out == subprocess.PIPE:
                 read_end, write_end = os.pipe()
                 fds.append(write_end)
-                readers.append(open(read_end, encoding="utf-8"))  # noqa: SIM115  (the caller reads and closes it)
+                readers[-1] = open(read_end, encoding="utf-8")  # noqa: SIM115  (the caller reads and closes it)
+            elif out == subprocess.DEVNULL:
+                fds.append(os.open(os.devnull, os.O_WRONLY))
+            elif out == subprocess.STDOUT:
+                fds.append(os.dup(fds[1]))
             else:
-                fds.append(os.open(os.devnull, os.O_WRONLY) if out == subprocess.DEVNULL else os.dup(
-                    inherited if out is None else out if isinstance(out, int) else out.fileno()))  # fmt: skip
-                readers.append(None)
+                fds.append(os.dup(inherited if out is None else out if isinstance(out, int) else out.fileno()))
         conn, pid = self._fork(args, cwd, env, fds)
         return ForkedProcess(argv, pid, conn, readers[0], readers[1])
 
@@ -228,14 +241,17 @@ def _text(data: bytes) -> str:
     return data.decode().replace("\r\n", "\n").replace("\r", "\n")
 
 
-def serve(path: str) -> None:
+def serve(path: str, program: str) -> None:
     """Accept commands until the parent pytest process goes; fork each, report its pid and then its exit code."""
-    from rivet_core.cli import _WithoutPandas
+    if program == "rivet":
+        from rivet_core.cli import _WithoutPandas
 
-    sys.meta_path.insert(0, _WithoutPandas())  # as the CLI's main() does first
-    for name in PRELOAD:
-        importlib.import_module(name)
-    assert "pandas" not in sys.modules, "a preload imported pandas, which the rivet CLI refuses"
+        sys.meta_path.insert(0, _WithoutPandas())  # as the CLI's main() does first
+    # A warning the imports raise is what a fresh process prints first: recorded here, each child prints it again.
+    with warnings.catch_warnings(record=True) as preload_warnings:
+        for name in PRELOAD[program]:
+            importlib.import_module(name)
+    assert program != "rivet" or "pandas" not in sys.modules, "a preload imported pandas, which the CLI refuses"
     # Out of the collector's sight: a child's collections (and its shutdown's) would otherwise walk, and so copy,
     # every preloaded object's page: 0.36 s of CPU per `rivet --version`, 0.1 s with the freeze.
     gc.freeze()
@@ -255,7 +271,7 @@ def serve(path: str) -> None:
             message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
             pid = os.fork()
             if pid == 0:
-                _child(json.loads(message), fds, [listener, conn, *waiting.values()])
+                _child(program, json.loads(message), fds, [listener, conn, *waiting.values()], preload_warnings)
             for fd in fds:
                 os.close(fd)
             waiting[pid] = conn
@@ -274,8 +290,15 @@ def _tell(conn: socket.socket, number: int) -> None:
         conn.sendall(str(number).encode())
 
 
-def _child(request: dict[str, object], fds: list[int], sockets: list[socket.socket]) -> NoReturn:
-    """Become `rivet ARGS` in the caller's folder and environment; SystemExit ends this process as rivet's would."""
+def _child(
+    program: str,
+    request: dict[str, object],
+    fds: list[int],
+    sockets: list[socket.socket],
+    preload_warnings: list[warnings.WarningMessage],
+) -> NoReturn:
+    """Become `PROGRAM ARGS` in the caller's folder and environment; SystemExit ends this process as the program's
+    would."""
     for s in sockets:
         s.close()
     for target, fd in enumerate(fds):
@@ -289,14 +312,14 @@ def _child(request: dict[str, object], fds: list[int], sockets: list[socket.sock
     os.environ.update(env)
     time.tzset()
     tempfile.tempdir = None
-    sys.path[0] = cwd  # as `python -m` puts it, and click names the program `python -m rivet_core.cli`
-    sys.modules["__main__"].__package__ = "rivet_core.cli"
-    sys.argv = [str(Path(sys.modules["rivet_core.cli"].__file__ or "").with_name("__main__.py")), *request["args"]]
-    from rivet_core.cli import main
-
-    main()
+    sys.path[0] = cwd  # as `python -m` puts it, and click names the program `python -m PACKAGE`
+    sys.modules["__main__"].__package__ = PACKAGE[program]
+    sys.argv = [str(Path(sys.modules[PACKAGE[program]].__file__ or "").with_name("__main__.py")), *request["args"]]
+    for w in preload_warnings:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno, None, w.line)
+    importlib.import_module(MAIN[program]).main()
     sys.exit(0)
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], sys.argv[2])

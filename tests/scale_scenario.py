@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -27,7 +26,7 @@ from typing import Any
 import psycopg
 import pyarrow.parquet as pq
 import yaml
-from conftest import PG_URL
+from conftest import PG_URL, start_dagster
 from dagster import AssetKey, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
@@ -201,12 +200,10 @@ def kill_mid_way(state_url: str, out: Path, scope: str, timeout_s: float) -> Non
 def cli_runs(folder: Path, env: dict[str, str], windows: list[str]) -> tuple[list[int], str]:
     """`dagster asset materialize` runs of the windows, all started at once: their exit codes (sorted) and logs."""
     logs = [folder / f"cli_{i}_{w}.log" for i, w in enumerate(windows)]
-    cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "rivet_dagster.definitions",
-           "--select", "windows", "--config-json", json.dumps(IN_PROCESS), "--partition"]  # fmt: skip
+    args = ["asset", "materialize", "-m", "rivet_dagster.definitions",
+            "--select", "windows", "--config-json", json.dumps(IN_PROCESS), "--partition"]  # fmt: skip
     procs = [
-        subprocess.Popen(
-            [*cmd, w], cwd=folder, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT
-        )
+        start_dagster(*args, w, cwd=folder, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
         for w, log in zip(windows, logs, strict=True)
     ]
     exits = sorted(p.wait(timeout=300) for p in procs)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
+from conftest import run_dagster
 from dagster import (
     AssetIn,
     AssetKey,
@@ -32,7 +31,6 @@ from rivet_core.config import export_fingerprint, load_config
 from rivet_dagster.assets import IO_MANAGER_KEY, build_definitions
 from rivet_dagster.io_managers import RivetLocalIOManager
 
-DAGSTER = str(Path(sys.executable).parent / "dagster")
 IN_PROCESS = '{"execution": {"config": {"in_process": {}}}}'
 UNREACHABLE = "postgresql://rivet:s3cret-pw@127.0.0.1:1/nowhere"
 
@@ -60,9 +58,8 @@ def dagster_cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`dagster ARGS -m rivet_dagster.definitions` from `folder`, RIVET_CONFIG relative, a new empty DAGSTER_HOME."""
     home = folder / f"dagster_home_{len(list(folder.glob('dagster_home_*')))}"
     home.mkdir()
-    env = {**os.environ, "RIVET_CONFIG": "rivet.yaml", "DAGSTER_HOME": str(home)}
-    cmd = [DAGSTER, *args, "-m", "rivet_dagster.definitions"]
-    return subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    env = {"RIVET_CONFIG": "rivet.yaml", "DAGSTER_HOME": str(home)}
+    return run_dagster(*args, "-m", "rivet_dagster.definitions", cwd=folder, env=env, timeout=120)
 
 
 def materialize_cli(folder: Path, select: str) -> None:

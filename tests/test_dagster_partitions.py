@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from conftest import run_dagster
 from dagster import (
     AssetKey,
     AssetsDefinition,
@@ -28,7 +29,7 @@ from dagster import (
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from e2e import data_files, export_config, insert_series, manifests
-from test_dagster import DAGSTER, IN_PROCESS, UNREACHABLE, no_deprecation_warnings
+from test_dagster import IN_PROCESS, UNREACHABLE, no_deprecation_warnings
 
 from rivet_core.config import load_config
 from rivet_core.planning import chunk_key
@@ -102,9 +103,8 @@ def ids_in(folder: Path) -> list[int]:
 
 def dagster(folder: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`dagster ARGS -m rivet_dagster.definitions` from `folder` with a persistent DAGSTER_HOME."""
-    env = {**os.environ, "RIVET_CONFIG": "rivet.yaml", "DAGSTER_HOME": str(home)}
-    cmd = [DAGSTER, *args, "-m", "rivet_dagster.definitions"]
-    proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    env = {"RIVET_CONFIG": "rivet.yaml", "DAGSTER_HOME": str(home)}
+    proc = run_dagster(*args, "-m", "rivet_dagster.definitions", cwd=folder, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 

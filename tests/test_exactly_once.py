@@ -7,10 +7,8 @@ S3, GCS), and a data connection killed mid-stream ends in one clear line, no tra
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import CliProcess, start_cli
+from conftest import CliProcess, run_dagster, start_cli, start_dagster
 from e2e import export_config, insert_series
 from servers import GcsEmulator, MotoS3
 from stores import ENV, Store, querying
@@ -29,7 +27,6 @@ from rivet_core.commit import Layout, success_line
 from rivet_core.destinations.base import Destination
 from rivet_core.destinations.local import LocalDestination
 
-DAGSTER = [sys.executable, "-m", "dagster"]  # this interpreter's (a copied venv's `dagster` script may not be)
 IN_PROCESS = '{"execution": {"config": {"in_process": {}}}}'
 ROWS = 50_000
 SLOW = {"batch_size": 5_000, "throttle_ms": 350}  # 10 batches: a run streams for ~4 s
@@ -105,17 +102,18 @@ def rivet(config: Path, *args: str, env: dict[str, str] | None = None) -> CliPro
     return start_cli("run", "-c", str(config), *args, env={**ENV, **(env or {})}, stderr=subprocess.PIPE)
 
 
-def dagster(folder: Path, home: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, **ENV, "RIVET_CONFIG": "rivet.yaml", "DAGSTER_HOME": str(home)}
+def dagster(folder: Path, home: Path) -> CliProcess:
+    env = {**ENV, "RIVET_CONFIG": "rivet.yaml", "DAGSTER_HOME": str(home)}
     if not home.exists():  # two processes creating one fresh SQLite instance race in Dagster's own schema setup
         home.mkdir()
-        subprocess.run([*DAGSTER, "instance", "migrate"], env=env, capture_output=True, timeout=120, check=True)
-    argv = [*DAGSTER, "asset", "materialize", "--select", "raw/orders", "--config-json", IN_PROCESS]
-    return subprocess.Popen([*argv, "-m", "rivet_dagster.definitions"], cwd=folder, env=env, stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True)  # fmt: skip
+        migrated = run_dagster("instance", "migrate", env=env, timeout=120)
+        assert migrated.returncode == 0, migrated.stderr
+    argv = ["asset", "materialize", "--select", "raw/orders", "--config-json", IN_PROCESS]
+    return start_dagster(*argv, "-m", "rivet_dagster.definitions", cwd=folder, env=env, stderr=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL)  # fmt: skip
 
 
-def finish(*procs: CliProcess | subprocess.Popen[str]) -> list[tuple[int, str]]:
+def finish(*procs: CliProcess) -> list[tuple[int, str]]:
     return [(p.wait(180), p.stderr.read() if p.stderr else "") for p in procs]
 
 

@@ -8,9 +8,7 @@ DAGSTER_HOME) are searched for each `FRAGMENT`-character piece of the password, 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import run_cli, run_dagster
 from pgbouncer import BINARY as PGBOUNCER
 from pgbouncer import PgBouncer
 from psycopg import sql
@@ -41,7 +39,6 @@ CASES = {
 }
 URL_VAR = "RIVET_SECRET_TEST_URL"
 PW_VAR = "RIVET_SECRET_TEST_PW"
-DAGSTER = [sys.executable, "-m", "dagster"]  # this interpreter: a copied venv's `dagster` script may run another
 
 
 def password(case: str, right: bool) -> str:
@@ -208,11 +205,10 @@ def materialize(folder: Path, env: dict[str, str]) -> subprocess.CompletedProces
     """`dagster asset materialize --select raw/ev` in process, DAGSTER_HOME inside `folder`."""
     home = folder / "dagster_home"
     home.mkdir()
-    full_env = {**os.environ, **env, "RIVET_CONFIG": "rivet.yaml", "DAGSTER_HOME": str(home)}
     config = '{"execution": {"config": {"in_process": {}}}}'
-    cmd = [*DAGSTER, "asset", "materialize", "--select", "raw/ev", "--config-json", config,
-           "-m", "rivet_dagster.definitions"]  # fmt: skip
-    return subprocess.run(cmd, cwd=folder, env=full_env, capture_output=True, text=True, timeout=180)
+    args = ["asset", "materialize", "--select", "raw/ev", "--config-json", config, "-m", "rivet_dagster.definitions"]
+    env = {**env, "RIVET_CONFIG": "rivet.yaml", "DAGSTER_HOME": str(home)}
+    return run_dagster(*args, cwd=folder, env=env, timeout=180)
 
 
 @pytest.mark.dagster
