@@ -14,7 +14,7 @@ from scale_scenario import CHUNK_ROWS, WINDOW_ROWS, Shape, run_scenario
 
 pytestmark = [pytest.mark.dagster, pytest.mark.pg, pytest.mark.slow]
 
-SMALL = Shape(chunks=4, windows=2, pool_limit=2, throttle_ms=300)  # a partition: 4-5 batches, ~1.5 s
+SMALL = Shape(chunks=3, windows=2, pool_limit=2, throttle_ms=300)  # a partition: 4-5 batches, ~1.5 s
 
 
 def test_multi_run_backfills_through_the_queue_stay_capped_exactly_once_and_survive_a_kill(tmp_path: Path) -> None:
