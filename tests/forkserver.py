@@ -180,7 +180,10 @@ class ForkedProcess:
         """Both pipes to their end and the exit code, within `timeout` (TimeoutExpired, the command still running)."""
         deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
         fds = [f.fileno() for f in (self.stdout, self.stderr) if f is not None]
-        data = _read_all(fds, deadline) if fds else {}
+        try:
+            data = _read_all(fds, deadline) if fds else {}
+        except TimeoutError:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
         self.wait(max(0.0, deadline - time.monotonic()))
         out, err = (None if f is None else _text(data[f.fileno()]) for f in (self.stdout, self.stderr))
         for f in (self.stdout, self.stderr):
