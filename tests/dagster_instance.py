@@ -20,6 +20,8 @@ from typing import Any
 import psycopg
 import yaml
 from conftest import PG_URL
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.storage.tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG
 
 DEPLOY_YAML = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
 DAEMON = [sys.executable, "-m", "dagster._daemon"]  # not bin/dagster-daemon: a copied venv's scripts point elsewhere
@@ -138,6 +140,31 @@ def _live_partition_leases(conn: Any) -> list[tuple[str, int]]:
         ).fetchall()  # type: ignore[no-any-return]
     except psycopg.errors.UndefinedTable:
         return []
+
+
+# Dagster's retry daemon reads RUN_FAILURE events and then the run: a run worker writes the event before the run's
+# status, so a read between the two sees a run not yet failed, skips it and moves its cursor past it for good (the
+# run is never retried; its backfill then waits for the retry forever). Seen once in ~15 scale-out runs.
+MISSED_RETRY_AFTER_S = 10.0
+_FAILURE_CURSOR = f"EVENT_LOG_CONSUMER_CURSOR-{DagsterEventType.RUN_FAILURE.value}"
+
+
+def rewind_missed_retries(instance: DagsterInstance) -> list[str]:
+    """Runs that failed, will be retried, and still have no retry MISSED_RETRY_AFTER_S after failing: the daemon's
+    failure cursor is put back before the earliest one's failure, so the daemon itself retries them. Their ids."""
+    missed: dict[str, int] = {}
+    for record in instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.FAILURE])):
+        run = record.dagster_run
+        ended = record.end_time or time.time()
+        if run.tags.get(WILL_RETRY_TAG) != "true" or time.time() - ended < MISSED_RETRY_AFTER_S:
+            continue
+        if instance.get_runs(RunsFilter(tags={PARENT_RUN_ID_TAG: run.run_id}), limit=1):
+            continue
+        failures = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_FAILURE).records
+        missed[run.run_id] = min(f.storage_id for f in failures)
+    if missed:
+        instance.daemon_cursor_storage.set_cursor_values({_FAILURE_CURSOR: str(min(missed.values()) - 1)})
+    return sorted(missed)
 
 
 def wait_for(what: str, ready: Any, timeout_s: float, poll_s: float = 0.1) -> Any:

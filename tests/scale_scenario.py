@@ -30,7 +30,7 @@ from conftest import PG_URL, start_dagster
 from dagster import AssetKey, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
-from dagster_instance import BackendSampler, daemon, pg_instance, wait_for
+from dagster_instance import BackendSampler, daemon, pg_instance, rewind_missed_retries, wait_for
 from e2e import data_files, insert_series
 
 from rivet_core.planning import chunk_key
@@ -102,6 +102,7 @@ class Outcome:
     max_leases: dict[str, int]
     max_partition_runs: int
     failed: list[str]  # partitions of the failed runs, sorted
+    missed_retries: list[str]  # partitions of failed runs Dagster's retry daemon skipped (rewind_missed_retries)
     backfill_s: float
     total_s: float
 
@@ -252,8 +253,10 @@ def _drive(
     add_backfill(instance, config, "windows", shape.window_keys, IN_PROCESS)
     with BackendSampler(role, state_url) as sampler, daemon(folder, env):
         kill_mid_way(state_url, folder / "out" / "chunks", f"chunk={shape.killed}", timeout_s)
+        missed: set[str] = set()
 
         def all_done() -> bool:
+            missed.update(rewind_missed_retries(instance))
             chunks, windows = materialized(instance, "chunks"), materialized(instance, "windows")
             complete = set(chunks) == set(shape.chunk_keys) and set(windows) == set(shape.window_keys)
             return complete and instance.get_runs_count(RunsFilter(statuses=BUSY)) == 0
@@ -278,6 +281,7 @@ def _drive(
         max_leases=dict(sampler.max_leases),
         max_partition_runs=sampler.max_partition_runs,
         failed=sorted(_partition(r) or "" for r in runs if r.run_id in failed),
+        missed_retries=sorted(_partition(r) or "" for r in runs if r.run_id in missed),
         backfill_s=backfill_s,
         total_s=time.monotonic() - started,
     )

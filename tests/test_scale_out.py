@@ -20,7 +20,8 @@ SMALL = Shape(chunks=3, windows=2, pool_limit=2, throttle_ms=300)  # a partition
 def test_multi_run_backfills_through_the_queue_stay_capped_exactly_once_and_survive_a_kill(tmp_path: Path) -> None:
     seen = run_scenario(tmp_path, SMALL)
     print(f"{seen.runs} runs, backfill {seen.backfill_s:.1f} s, total {seen.total_s:.1f} s, max backends "
-          f"{seen.max_backends}, partition leases at once {seen.max_partition_runs} ({seen.max_leases})")  # fmt: skip
+          f"{seen.max_backends}, partition leases at once {seen.max_partition_runs} ({seen.max_leases}), "
+          f"retries Dagster's daemon missed {seen.missed_retries}")  # fmt: skip
     assert seen.chunks == dict.fromkeys(SMALL.chunk_keys, 1)  # every partition materialized once
     assert seen.windows == dict.fromkeys([*SMALL.window_keys, SMALL.double, *SMALL.side_by_side], 1)
     assert seen.failed == sorted([SMALL.killed, SMALL.double])  # the killed run and the double click's loser only
