@@ -138,14 +138,15 @@ def recover(dest: Destination, export: str) -> int:
                 removed += 1
         dest.delete(key)
     tmp, owners = layout.tmp_prefix, layout.owners_prefix
+    # Claims by unit id; a claim still being written (a local `.<name>.tmp<pid>`) is sweep_temp_files' to judge.
+    claims = {k[len(owners) : -len(".json")]: k for k in dest.list(owners) if k.endswith(".json")}
     # Units with temp objects, and claimed units (an S3 multipart upload in progress is not an object yet).
-    unit_ids = {k[len(tmp) :].split("/", 1)[0] for k in dest.list(tmp)}
-    unit_ids |= {k[len(owners) :].removesuffix(".json") for k in dest.list(owners)}
+    unit_ids = {k[len(tmp) :].split("/", 1)[0] for k in dest.list(tmp)} | set(claims)
     for unit_id in sorted(unit_ids):
         if not _alive(dest, layout, unit_id):
             removed += dest.clear(f"{layout.temp_prefix(unit_id)}/")
-    for key in dest.list(owners):
-        if not _alive(dest, layout, key[len(owners) :].removesuffix(".json")):
+    for unit_id, key in claims.items():
+        if not _alive(dest, layout, unit_id):
             dest.delete(key)
     removed += sweep_temp_files(dest, layout.root)
     if removed:
